@@ -1,0 +1,26 @@
+# The operator image, for machines with a registry. The local test cluster builds the same layout
+# without Docker (tests/env/images.ts), because this machine has no Docker engine or registry.
+FROM denoland/deno:bin-2.9.6 AS deno
+
+FROM debian:bookworm-slim AS build
+COPY --from=deno /deno /usr/local/bin/deno
+WORKDIR /app
+COPY deno.json deno.lock ./
+COPY mod.ts ./
+COPY actors/ actors/
+COPY k8s/ k8s/
+COPY etcd/ etcd/
+COPY objectstore/ objectstore/
+COPY crds/ crds/
+ENV DENO_DIR=/deno-dir
+RUN deno cache mod.ts
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=deno /deno /usr/local/bin/deno
+COPY --from=build /app /app
+COPY --from=build /deno-dir /deno-dir
+ENV DENO_DIR=/deno-dir DENO_NO_UPDATE_CHECK=1 HOME=/tmp
+WORKDIR /app
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/deno", "run", "--cached-only", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "/app/mod.ts"]
+CMD ["run"]

@@ -1,0 +1,327 @@
+// The daemons of the test cluster and the configuration files each one reads.
+import { join } from "node:path";
+import {
+  bin,
+  cacheDir,
+  files,
+  network,
+  nodeName,
+  objectStores,
+  ports,
+  runDir,
+  stateDir,
+} from "./config.ts";
+import {
+  caCert,
+  certPath,
+  identities,
+  keyPath,
+  kubeletIdentity,
+  serviceAccountKey,
+  serviceAccountPub,
+} from "./pki.ts";
+import type { Daemon } from "./processes.ts";
+
+export const apiserverUrl = `https://${network.nodeIp}:${ports.apiserver}`;
+export const pauseImage = "registry.k8s.io/pause:3.10";
+
+const kubeconfigDir = join(stateDir, "kubeconfig");
+export const componentKubeconfig = (name: string) => join(kubeconfigDir, `${name}.yaml`);
+
+export const paths = {
+  /** Images and their unpacked layers outlive `env:down`, so a warm start imports nothing. */
+  containerdRoot: join(cacheDir, "containerd"),
+  containerdState: join(runDir, "containerd", "state"),
+  containerdConfig: join(stateDir, "containerd", "config.toml"),
+  cniConfigDir: join(stateDir, "cni", "net.d"),
+  cniIpamDir: join(stateDir, "cni", "ipam"),
+  kubeletRoot: join(stateDir, "kubelet"),
+  kubeletConfig: join(stateDir, "kubelet", "config.yaml"),
+  kubeProxyConfig: join(stateDir, "kube-proxy.yaml"),
+  corefile: join(stateDir, "coredns", "Corefile"),
+  backingEtcdData: join(stateDir, "backing-etcd"),
+  minioData: join(stateDir, "minio"),
+  fakeGcsData: join(stateDir, "fake-gcs"),
+} as const;
+
+export function containerdConfig(): string {
+  return `version = 2
+root = "${paths.containerdRoot}"
+state = "${paths.containerdState}"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "${files.containerdSocket}"
+
+[ttrpc]
+  address = "${files.containerdSocket}.ttrpc"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${pauseImage}"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${paths.cniConfigDir}"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${join(stateDir, "containerd", "opt")}"
+`;
+}
+
+/** Pods hang off our bridge; no masquerading, since nothing may leave the machine anyway. */
+export function cniConfig(): string {
+  return JSON.stringify(
+    {
+      cniVersion: "0.4.0",
+      name: "etcd-env",
+      plugins: [
+        {
+          type: "bridge",
+          bridge: network.bridge,
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: {
+            type: "host-local",
+            dataDir: paths.cniIpamDir,
+            ranges: [[{ subnet: network.podCidr, gateway: network.nodeIp }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+          },
+        },
+        { type: "portmap", capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+export function kubeletConfig(): string {
+  const identity = kubeletIdentity(nodeName);
+  return `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${network.nodeIp}
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+tlsCertFile: ${certPath(identity)}
+tlsPrivateKeyFile: ${keyPath(identity)}
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: ${caCert}}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://${files.containerdSocket}
+cgroupDriver: cgroupfs
+# This machine has cgroup v1; per-QoS cgroups add nothing to a one-node test cluster.
+failCgroupV1: false
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+clusterDNS: [${network.dnsServiceIp}]
+clusterDomain: ${network.clusterDomain}
+# No host resolv.conf: pods resolve cluster names only, nothing off the machine.
+resolvConf: ""
+# Images are imported, never pulled: garbage-collecting one would break the next pod that needs it.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+serializeImagePulls: false
+maxPods: 110
+shutdownGracePeriod: 0s
+`;
+}
+
+export function kubeProxyConfig(): string {
+  return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: ${componentKubeconfig("kube-proxy")}}
+mode: iptables
+hostnameOverride: ${nodeName}
+bindAddress: ${network.nodeIp}
+clusterCIDR: ${network.podCidr}
+nodePortAddresses: ["${network.nodeIp}/32"]
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+# Zero means "leave the host's conntrack sysctls alone".
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+iptables: {localhostNodePorts: false}
+`;
+}
+
+/** Cluster names only: there is deliberately no forwarder, so no query leaves the machine. */
+export function corefile(): string {
+  return `.:53 {
+    bind ${network.nodeIp}
+    errors
+    kubernetes ${network.clusterDomain} in-addr.arpa ip6.arpa {
+        kubeconfig ${componentKubeconfig("coredns")} etcd-env
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    cache 5
+    loadbalance
+}
+`;
+}
+
+export function daemons(): Record<string, Daemon> {
+  const k8s = bin.kubernetes;
+  const pki = (name: keyof typeof identities) => ({
+    cert: certPath(identities[name]),
+    key: keyPath(identities[name]),
+  });
+  return {
+    containerd: {
+      name: "containerd",
+      command: "containerd",
+      args: ["--config", paths.containerdConfig],
+    },
+    "backing-etcd": {
+      name: "backing-etcd",
+      command: bin.etcd("etcd"),
+      args: [
+        "--name=backing",
+        `--data-dir=${paths.backingEtcdData}`,
+        `--listen-client-urls=http://127.0.0.1:${ports.backingEtcdClient}`,
+        `--advertise-client-urls=http://127.0.0.1:${ports.backingEtcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.backingEtcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.backingEtcdPeer}`,
+        `--initial-cluster=backing=http://127.0.0.1:${ports.backingEtcdPeer}`,
+        "--unsafe-no-fsync", // test data only: fsync on every write slows the whole cluster down
+        "--quota-backend-bytes=4294967296",
+      ],
+    },
+    "kube-apiserver": {
+      name: "kube-apiserver",
+      command: k8s("kube-apiserver"),
+      args: [
+        `--etcd-servers=http://127.0.0.1:${ports.backingEtcdClient}`,
+        `--bind-address=${network.nodeIp}`,
+        `--advertise-address=${network.nodeIp}`,
+        `--secure-port=${ports.apiserver}`,
+        `--service-cluster-ip-range=${network.serviceCidr}`,
+        `--tls-cert-file=${pki("apiserver").cert}`,
+        `--tls-private-key-file=${pki("apiserver").key}`,
+        `--client-ca-file=${caCert}`,
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        `--service-account-issuer=https://kubernetes.default.svc.${network.clusterDomain}`,
+        `--service-account-key-file=${serviceAccountPub}`,
+        `--service-account-signing-key-file=${serviceAccountKey}`,
+        `--kubelet-client-certificate=${pki("apiserverKubeletClient").cert}`,
+        `--kubelet-client-key=${pki("apiserverKubeletClient").key}`,
+        "--kubelet-preferred-address-types=InternalIP",
+        `--cert-dir=${join(stateDir, "apiserver")}`,
+        "--profiling=false",
+        "--v=1",
+      ],
+    },
+    "kube-controller-manager": {
+      name: "kube-controller-manager",
+      command: k8s("kube-controller-manager"),
+      args: [
+        `--kubeconfig=${componentKubeconfig("controller-manager")}`,
+        `--authentication-kubeconfig=${componentKubeconfig("controller-manager")}`,
+        `--authorization-kubeconfig=${componentKubeconfig("controller-manager")}`,
+        "--bind-address=127.0.0.1",
+        `--service-account-private-key-file=${serviceAccountKey}`,
+        `--root-ca-file=${caCert}`,
+        "--use-service-account-credentials=true",
+        "--enable-hostpath-provisioner=true",
+        `--service-cluster-ip-range=${network.serviceCidr}`,
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+      ],
+    },
+    "kube-scheduler": {
+      name: "kube-scheduler",
+      command: k8s("kube-scheduler"),
+      args: [
+        `--kubeconfig=${componentKubeconfig("scheduler")}`,
+        `--authentication-kubeconfig=${componentKubeconfig("scheduler")}`,
+        `--authorization-kubeconfig=${componentKubeconfig("scheduler")}`,
+        "--bind-address=127.0.0.1",
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+      ],
+    },
+    kubelet: {
+      name: "kubelet",
+      command: k8s("kubelet"),
+      args: [
+        `--config=${paths.kubeletConfig}`,
+        `--kubeconfig=${componentKubeconfig("kubelet")}`,
+        `--root-dir=${paths.kubeletRoot}`,
+        `--hostname-override=${nodeName}`,
+        `--node-ip=${network.nodeIp}`,
+        "--v=1",
+      ],
+    },
+    "kube-proxy": {
+      name: "kube-proxy",
+      command: k8s("kube-proxy"),
+      args: [`--config=${paths.kubeProxyConfig}`, "--v=1"],
+    },
+    coredns: {
+      name: "coredns",
+      command: bin.coredns(),
+      args: ["-conf", paths.corefile],
+    },
+    minio: {
+      name: "minio",
+      command: bin.minio(),
+      args: [
+        "server",
+        paths.minioData,
+        "--address",
+        `${network.nodeIp}:${ports.minio}`,
+        "--console-address",
+        `127.0.0.1:${ports.minioConsole}`,
+        "--quiet",
+      ],
+      env: {
+        MINIO_ROOT_USER: objectStores.minio.accessKey,
+        MINIO_ROOT_PASSWORD: objectStores.minio.secretKey,
+        MINIO_BROWSER: "off",
+        MINIO_UPDATE: "off",
+        MINIO_CALLHOME_ENABLE: "off",
+        MINIO_REGION: objectStores.minio.region,
+      },
+    },
+    "fake-gcs-server": {
+      name: "fake-gcs-server",
+      command: bin.fakeGcs(),
+      args: [
+        "-scheme",
+        "http",
+        "-host",
+        network.nodeIp,
+        "-port",
+        String(ports.fakeGcs),
+        "-public-host",
+        `${network.nodeIp}:${ports.fakeGcs}`,
+        "-external-url",
+        `http://${network.nodeIp}:${ports.fakeGcs}`,
+        "-backend",
+        "filesystem",
+        "-filesystem-root",
+        paths.fakeGcsData,
+        "-log-level",
+        "warn",
+      ],
+    },
+  };
+}

@@ -1,0 +1,3 @@
+module etcd-operator-env/pause
+
+go 1.24.0

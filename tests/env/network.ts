@@ -1,0 +1,114 @@
+// The host side of the test cluster's network: bridge, routes, sysctls, and iptables clean-up.
+import { join } from "node:path";
+import { network, stateDir } from "./config.ts";
+import { run } from "./processes.ts";
+
+const guardComment = "etcd-env: pods never reach off the machine";
+const originalSysctlsFile = join(stateDir, "original-sysctls.json");
+const sysctls = ["net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"] as const;
+
+async function linkExists(name: string): Promise<boolean> {
+  return (await run("ip", ["link", "show", name], { allowFailure: true })).success;
+}
+
+/** Creates the bridge with the node address and keeps both ranges on it. */
+export async function networkUp(): Promise<void> {
+  await rememberSysctls();
+  if (!await linkExists(network.bridge)) {
+    await run("ip", ["link", "add", network.bridge, "type", "bridge"]);
+  }
+  await run("ip", ["addr", "replace", network.nodeIpCidr, "dev", network.bridge]);
+  await run("ip", ["link", "set", network.bridge, "up"]);
+  // Service addresses only exist in kube-proxy's NAT rules; routing them to the bridge means a
+  // packet to an unknown service address dies here instead of leaving through the default route.
+  await run("ip", ["route", "replace", network.serviceCidr, "dev", network.bridge]);
+  for (const key of sysctls) await Deno.writeTextFile(`/proc/sys/${key}`, "1");
+  await ensureGuardRule();
+}
+
+async function ensureGuardRule(): Promise<void> {
+  const rule = [
+    "FORWARD",
+    "-s",
+    network.podCidr,
+    "!",
+    "-d",
+    network.podCidr,
+    "-m",
+    "comment",
+    "--comment",
+    guardComment,
+    "-j",
+    "DROP",
+  ]; // deno-fmt-ignore
+  const present = await run("iptables", ["-C", ...rule], { allowFailure: true });
+  if (!present.success) await run("iptables", ["-I", ...rule]);
+}
+
+async function rememberSysctls(): Promise<void> {
+  if (await Deno.stat(originalSysctlsFile).then(() => true, () => false)) return;
+  const values: Record<string, string> = {};
+  for (const key of sysctls) values[key] = (await Deno.readTextFile(`/proc/sys/${key}`)).trim();
+  await Deno.mkdir(stateDir, { recursive: true });
+  await Deno.writeTextFile(originalSysctlsFile, JSON.stringify(values));
+}
+
+/** Removes what networkUp, kube-proxy and the CNI plugins added, and restores the sysctls. */
+export async function networkDown(kubeProxyBinary: string | undefined): Promise<void> {
+  if (kubeProxyBinary && await Deno.stat(kubeProxyBinary).then(() => true, () => false)) {
+    await run(kubeProxyBinary, ["--cleanup"], { allowFailure: true });
+  }
+  await removeIptablesChains(/^(KUBE-|CNI-)/, guardComment);
+  await run("ip", ["route", "del", network.serviceCidr, "dev", network.bridge], {
+    allowFailure: true,
+  });
+  if (await linkExists(network.bridge)) await run("ip", ["link", "del", network.bridge]);
+  await restoreSysctls();
+}
+
+async function restoreSysctls(): Promise<void> {
+  let values: Record<string, string>;
+  try {
+    values = JSON.parse(await Deno.readTextFile(originalSysctlsFile));
+  } catch {
+    return;
+  }
+  for (const [key, value] of Object.entries(values)) {
+    await Deno.writeTextFile(`/proc/sys/${key}`, value).catch(() => {});
+  }
+}
+
+/**
+ * Rewrites each iptables table without the chains matching `chainPattern`, the rules jumping to
+ * them, and the rules carrying `comment`; every other rule on the machine is left as it was.
+ */
+export async function removeIptablesChains(chainPattern: RegExp, comment: string): Promise<void> {
+  // The kubelet and kube-proxy create chains for both address families.
+  for (const family of ["iptables", "ip6tables"]) {
+    for (const table of ["filter", "nat", "mangle"]) {
+      await removeChainsFromTable(family, table, chainPattern, comment);
+    }
+  }
+}
+
+async function removeChainsFromTable(
+  family: string,
+  table: string,
+  chainPattern: RegExp,
+  comment: string,
+): Promise<void> {
+  const saved = (await run(`${family}-save`, ["-t", table], { allowFailure: true })).stdout;
+  if (!saved) return;
+  const kept = saved.split("\n").filter((line) => {
+    const chainDeclaration = /^:(\S+)/.exec(line);
+    if (chainDeclaration) return !chainPattern.test(chainDeclaration[1]);
+    const rule = /^-A (\S+)(.*)$/.exec(line);
+    if (!rule) return true;
+    const jump = / -[jg] (\S+)/.exec(rule[2]);
+    return !chainPattern.test(rule[1]) && !(jump && chainPattern.test(jump[1])) &&
+      !line.includes(comment);
+  });
+  if (kept.length !== saved.split("\n").length) {
+    await run(`${family}-restore`, [], { stdin: kept.join("\n") });
+  }
+}
