@@ -66,25 +66,25 @@ build_kubernetes() {
   [ -f "$cache/bin/kubernetes-$v/.complete" ] || build kubernetes "$v" "k8s.io/kubernetes@$v" "$cmds" "$ldflags" "$(kubernetes_replaces)"
 }
 
-build_pause() {
-  local out="$cache/bin/pause-local"
-  local digest
-  digest=$(sha256sum "$here/images/pause/main.go" | cut -c1-12)
-  out="$cache/bin/pause-$digest"
+# build_local NAME DIR: a small Go program of ours, cached under a hash of its main.go.
+build_local() {
+  local name=$1 dir=$2 digest out
+  digest=$(sha256sum "$dir/main.go" | cut -c1-12)
+  out="$cache/bin/$name-$digest"
   [ -f "$out/.complete" ] && return 0
   mkdir -p "$out"
-  (cd "$here/images/pause" && go build -trimpath -ldflags "-s -w" -o "$out/pause" .)
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$out/$name" .)
   touch "$out/.complete"
 }
 
 started=$SECONDS
-build_pause
+build_local pause "$here/images/pause"
+build_local cri-teardown "$here/cri-teardown"
 build etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
   "go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl go.etcd.io/etcd/etcdutl/v3=etcdutl"
 build_kubernetes
 build coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "github.com/coredns/coredns=coredns"
 build fake-gcs-server "$FAKE_GCS_SERVER_VERSION" "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION" \
   "github.com/fsouza/fake-gcs-server=fake-gcs-server"
-build cri-tools "$CRI_TOOLS_VERSION" "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" "sigs.k8s.io/cri-tools/cmd/crictl=crictl"
 build minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "github.com/minio/minio=minio"
 log "all binaries present in $cache/bin ($((SECONDS - started)) s this run)"

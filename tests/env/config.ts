@@ -1,6 +1,7 @@
 // Where the local test cluster keeps things, which versions it runs, and its network layout.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
 
 export const envDir = dirname(fileURLToPath(import.meta.url));
 export const repoDir = join(envDir, "..", "..");
@@ -27,6 +28,13 @@ export const stateDir = Deno.env.get("ETCD_ENV_STATE") ?? "/var/lib/etcd-operato
 /** Sockets and pid files; removed by `env:down`. */
 export const runDir = Deno.env.get("ETCD_ENV_RUN") ?? "/run/etcd-operator-env";
 
+/** Our own small Go programs are cached under a hash of their source (see build-binaries.sh). */
+function localBinary(name: string, sourceDir: string): string {
+  const source = Deno.readFileSync(join(sourceDir, "main.go"));
+  const digest = createHash("sha256").update(source).digest("hex").slice(0, 12);
+  return join(cacheDir, "bin", `${name}-${digest}`, name);
+}
+
 export function binaryDir(component: string, version: string): string {
   return join(cacheDir, "bin", `${component}-${version}`);
 }
@@ -39,7 +47,8 @@ export const bin = {
   minio: () => join(binaryDir("minio", versions.MINIO_VERSION), "minio"),
   fakeGcs: () =>
     join(binaryDir("fake-gcs-server", versions.FAKE_GCS_SERVER_VERSION), "fake-gcs-server"),
-  crictl: () => join(binaryDir("cri-tools", versions.CRI_TOOLS_VERSION), "crictl"),
+  pause: () => localBinary("pause", join(envDir, "images", "pause")),
+  criTeardown: () => localBinary("cri-teardown", join(envDir, "cri-teardown")),
   deno: () =>
     join(cacheDir, `deno-${versions.DENO_VERSION}`, "node_modules", "deno", "deno"),
 };

@@ -268,7 +268,8 @@ function mountsUnder(prefixes: readonly string[]): string[] {
 async function removeContainers(): Promise<void> {
   if (runningPid("containerd") === undefined) return;
   // Stopping pods through the CRI lets containerd run the CNI teardown: veths, IPs, netns files.
-  await run(bin.crictl(), ["--runtime-endpoint", `unix://${files.containerdSocket}`, "--timeout", "60s", "rmp", "--all", "--force"], { allowFailure: true });
+  const result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+  if (!result.success) log(`removing pods through the CRI failed: ${result.stderr.trim()}`);
 }
 
 export async function down(): Promise<void> {
