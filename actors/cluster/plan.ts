@@ -1,0 +1,230 @@
+// The cluster actor's brain: from what it observed, the next steps towards spec.replicas. Pure.
+//
+// Membership changes are one at a time and only when every member is healthy, so a failed step
+// never costs quorum; each step is idempotent, so a crash between any two steps is harmless.
+
+export interface PeerView {
+  readonly name: string;
+  readonly ordinal: number;
+  readonly initialClusterState: "New" | "Existing";
+  /** Names in spec.bootstrap.static.initialCluster. */
+  readonly initialCluster: readonly string[];
+  readonly terminating: boolean;
+}
+
+export interface MemberView {
+  readonly id: string;
+  /** Empty until a learner's process has started and published its name. */
+  readonly name: string;
+  readonly peerURL: string;
+  readonly isLearner: boolean;
+  readonly healthy: boolean;
+}
+
+export type EtcdView =
+  | {
+    readonly reachable: true;
+    readonly members: readonly MemberView[];
+    readonly leaderId: string | undefined;
+  }
+  | { readonly reachable: false; readonly reason: string };
+
+export interface ClusterObservation {
+  readonly clusterName: string;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly serviceExists: boolean;
+  readonly disruptionBudget: { readonly minAvailable: number } | undefined;
+  readonly peers: readonly PeerView[];
+  readonly etcd: EtcdView;
+}
+
+export interface InitialMember {
+  readonly name: string;
+  readonly host: string;
+}
+
+export interface NewPeer {
+  readonly name: string;
+  readonly initialClusterState: "New" | "Existing";
+  readonly initialCluster: readonly InitialMember[];
+}
+
+export type ClusterStep =
+  | { readonly kind: "createService" }
+  | { readonly kind: "applyDisruptionBudget"; readonly minAvailable: number }
+  | { readonly kind: "createPeers"; readonly peers: readonly NewPeer[] }
+  | { readonly kind: "addLearner"; readonly peerName: string; readonly peerURL: string }
+  | { readonly kind: "promote"; readonly memberId: string; readonly peerName: string }
+  | {
+    readonly kind: "moveLeader";
+    readonly fromId: string;
+    readonly toId: string;
+    readonly toName: string;
+  }
+  | { readonly kind: "removeMember"; readonly memberId: string; readonly peerName: string }
+  | { readonly kind: "deletePeer"; readonly peerName: string; readonly deleteVolume: boolean }
+  | { readonly kind: "wait"; readonly reason: string };
+
+/** Steps that change etcd membership or remove a member's data: at most one per pass. */
+export function isDisruptive(step: ClusterStep): boolean {
+  return ["addLearner", "promote", "moveLeader", "removeMember", "deletePeer"].includes(step.kind);
+}
+
+export const peerName = (clusterName: string, ordinal: number) => `${clusterName}-${ordinal}`;
+
+export function peerHost(clusterName: string, namespace: string, name: string): string {
+  return `${name}.${clusterName}.${namespace}.svc`;
+}
+
+export const peerURL = (host: string) => `http://${host}:2380`;
+
+/** The ordinal of a peer named `<cluster>-<n>`; undefined for names the operator did not make. */
+export function ordinalOf(clusterName: string, name: string): number | undefined {
+  const suffix = name.slice(clusterName.length + 1);
+  if (!name.startsWith(`${clusterName}-`) || !/^(0|[1-9]\d*)$/.test(suffix)) return undefined;
+  return Number(suffix);
+}
+
+export const quorum = (voters: number) => Math.floor(voters / 2) + 1;
+
+export function planCluster(seen: ClusterObservation): ClusterStep[] {
+  const steps: ClusterStep[] = [];
+  if (!seen.serviceExists) steps.push({ kind: "createService" });
+  const budget = quorum(Math.max(1, seen.peers.length));
+  if (seen.peers.length > 0 && seen.disruptionBudget?.minAvailable !== budget) {
+    steps.push({ kind: "applyDisruptionBudget", minAvailable: budget });
+  }
+  steps.push(...planMembership(seen));
+  return steps;
+}
+
+function planMembership(seen: ClusterObservation): ClusterStep[] {
+  const bootstrap = planBootstrap(seen);
+  if (bootstrap) return bootstrap;
+  if (!seen.etcd.reachable) {
+    return [{ kind: "wait", reason: `etcd is unreachable: ${seen.etcd.reason}` }];
+  }
+  const { members, leaderId } = seen.etcd;
+  const recovery = planRecovery(seen, members);
+  if (recovery) return recovery;
+  const unhealthy = members.filter((member) => !member.healthy && !member.isLearner);
+  if (unhealthy.length > 0) {
+    const names = unhealthy.map((member) => member.name || member.id).join(", ");
+    return [{ kind: "wait", reason: `members not healthy: ${names}` }];
+  }
+  const learner = members.find((member) => member.isLearner);
+  if (learner) return planLearner(seen, learner);
+  const live = livePeers(seen);
+  if (live.length < seen.replicas) return [planScaleUp(seen)];
+  if (live.length > seen.replicas) return planScaleDown(seen, members, leaderId);
+  return [];
+}
+
+const livePeers = (seen: ClusterObservation) => seen.peers.filter((peer) => !peer.terminating);
+
+/**
+ * A new cluster: create every peer at once with the same static initial cluster. Also finishes
+ * a bootstrap that a crash interrupted (some of the initial peers exist, the rest do not).
+ */
+function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
+  const everMembers = seen.etcd.reachable && seen.etcd.members.length > 0;
+  if (seen.peers.length === 0 && !everMembers) {
+    const names = Array.from({ length: seen.replicas }, (_, i) => peerName(seen.clusterName, i));
+    return [{ kind: "createPeers", peers: names.map((name) => newPeer(seen, name, "New", names)) }];
+  }
+  const bootstrapping = seen.peers.filter((peer) => peer.initialClusterState === "New");
+  if (bootstrapping.length === 0 || bootstrapping.length !== seen.peers.length) return undefined;
+  const initial = bootstrapping[0].initialCluster;
+  const existing = new Set(seen.peers.map((peer) => peer.name));
+  const missing = initial.filter((name) => !existing.has(name));
+  if (missing.length === 0) return undefined;
+  return [{
+    kind: "createPeers",
+    peers: missing.map((name) => newPeer(seen, name, "New", initial)),
+  }];
+}
+
+function newPeer(
+  seen: ClusterObservation,
+  name: string,
+  state: "New" | "Existing",
+  initialNames: readonly string[],
+): NewPeer {
+  return {
+    name,
+    initialClusterState: state,
+    initialCluster: initialNames.map((member) => ({
+      name: member,
+      host: peerHost(seen.clusterName, seen.namespace, member),
+    })),
+  };
+}
+
+/**
+ * Repairs a step a crash cut in half: a member added to etcd whose peer was never created, or a
+ * member removed from etcd whose peer is still there.
+ */
+function planRecovery(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+): ClusterStep[] | undefined {
+  const peerNames = new Set(seen.peers.map((peer) => peer.name));
+  for (const member of members) {
+    const name = member.name || nameFromPeerURL(seen, member.peerURL);
+    if (name && !peerNames.has(name)) {
+      const names = members.map((m) => m.name || nameFromPeerURL(seen, m.peerURL) || "").filter(
+        Boolean,
+      );
+      return [{ kind: "createPeers", peers: [newPeer(seen, name, "Existing", names)] }];
+    }
+  }
+  return undefined;
+}
+
+/** Member names are peer names; a learner that never started has only its peer URL. */
+function nameFromPeerURL(seen: ClusterObservation, url: string): string | undefined {
+  const match = /^https?:\/\/([^.:/]+)\./.exec(url);
+  if (!match || ordinalOf(seen.clusterName, match[1]) === undefined) return undefined;
+  return match[1];
+}
+
+function planLearner(seen: ClusterObservation, learner: MemberView): ClusterStep[] {
+  const name = learner.name || nameFromPeerURL(seen, learner.peerURL) || learner.id;
+  if (!learner.healthy) return [{ kind: "wait", reason: `learner ${name} is catching up` }];
+  return [{ kind: "promote", memberId: learner.id, peerName: name }];
+}
+
+/** Adds the lowest free ordinal as a learner; its peer is created on the next pass (planRecovery). */
+function planScaleUp(seen: ClusterObservation): ClusterStep {
+  const used = new Set(seen.peers.map((peer) => peer.ordinal));
+  let ordinal = 0;
+  while (used.has(ordinal)) ordinal++;
+  const name = peerName(seen.clusterName, ordinal);
+  return {
+    kind: "addLearner",
+    peerName: name,
+    peerURL: peerURL(peerHost(seen.clusterName, seen.namespace, name)),
+  };
+}
+
+/** Removes the highest ordinal first (c-10 before c-9), moving leadership away from it first. */
+function planScaleDown(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+  leaderId: string | undefined,
+): ClusterStep[] {
+  const victim = [...livePeers(seen)].sort((a, b) => b.ordinal - a.ordinal)[0];
+  const member = members.find((m) => (m.name || nameFromPeerURL(seen, m.peerURL)) === victim.name);
+  if (!member) return [{ kind: "deletePeer", peerName: victim.name, deleteVolume: true }];
+  if (member.id === leaderId) {
+    const successor = members
+      .filter((m) => m.id !== member.id && m.healthy && !m.isLearner)
+      .sort((a, b) =>
+        (ordinalOf(seen.clusterName, a.name) ?? 0) - (ordinalOf(seen.clusterName, b.name) ?? 0)
+      )[0];
+    if (!successor) return [{ kind: "wait", reason: "no healthy member to hand leadership to" }];
+    return [{ kind: "moveLeader", fromId: member.id, toId: successor.id, toName: successor.name }];
+  }
+  return [{ kind: "removeMember", memberId: member.id, peerName: victim.name }];
+}

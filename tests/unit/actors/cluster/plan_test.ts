@@ -1,0 +1,245 @@
+// The cluster planner as data: observations in, steps out.
+import assert from "node:assert/strict";
+import {
+  type ClusterObservation,
+  type MemberView,
+  ordinalOf,
+  type PeerView,
+  planCluster,
+  quorum,
+} from "../../../../actors/cluster/plan.ts";
+
+const names = (count: number, cluster = "c") =>
+  Array.from({ length: count }, (_, i) => `${cluster}-${i}`);
+
+function peer(ordinal: number, overrides: Partial<PeerView> = {}): PeerView {
+  return {
+    name: `c-${ordinal}`,
+    ordinal,
+    initialClusterState: "New",
+    initialCluster: names(3),
+    terminating: false,
+    ...overrides,
+  };
+}
+
+function member(ordinal: number, overrides: Partial<MemberView> = {}): MemberView {
+  return {
+    id: `id${ordinal}`,
+    name: `c-${ordinal}`,
+    peerURL: `http://c-${ordinal}.c.ns.svc:2380`,
+    isLearner: false,
+    healthy: true,
+    ...overrides,
+  };
+}
+
+function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservation {
+  return {
+    clusterName: "c",
+    namespace: "ns",
+    replicas: 3,
+    serviceExists: true,
+    disruptionBudget: { minAvailable: 2 },
+    peers: [peer(0), peer(1), peer(2)],
+    etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+    ...overrides,
+  };
+}
+
+const membership = (seen: ClusterObservation) =>
+  planCluster(seen).filter((step) =>
+    step.kind !== "createService" && step.kind !== "applyDisruptionBudget"
+  );
+
+Deno.test("a new cluster gets its service and every peer at once, bootstrapped New with the same initial cluster", () => {
+  const steps = planCluster(
+    observe({
+      serviceExists: false,
+      disruptionBudget: undefined,
+      peers: [],
+      etcd: { reachable: false, reason: "no members" },
+    }),
+  );
+  assert.deepEqual(steps[0], { kind: "createService" });
+  assert.equal(steps[1].kind, "createPeers");
+  if (steps[1].kind !== "createPeers") return;
+  assert.deepEqual(steps[1].peers.map((p) => p.name), ["c-0", "c-1", "c-2"]);
+  for (const created of steps[1].peers) {
+    assert.equal(created.initialClusterState, "New");
+    assert.deepEqual(created.initialCluster, [
+      { name: "c-0", host: "c-0.c.ns.svc" },
+      { name: "c-1", host: "c-1.c.ns.svc" },
+      { name: "c-2", host: "c-2.c.ns.svc" },
+    ]);
+  }
+});
+
+Deno.test("a bootstrap cut short by a crash creates only the missing initial peers", () => {
+  const steps = membership(
+    observe({ peers: [peer(0), peer(2)], etcd: { reachable: false, reason: "dial timeout" } }),
+  );
+  assert.equal(steps.length, 1);
+  assert.equal(steps[0].kind, "createPeers");
+  if (steps[0].kind !== "createPeers") return;
+  assert.deepEqual(steps[0].peers.map((p) => [p.name, p.initialClusterState]), [["c-1", "New"]]);
+});
+
+Deno.test("a converged cluster needs nothing", () => {
+  assert.deepEqual(planCluster(observe()), []);
+});
+
+Deno.test("the disruption budget keeps a quorum of the current peers", () => {
+  assert.deepEqual(planCluster(observe({ disruptionBudget: undefined })), [{
+    kind: "applyDisruptionBudget",
+    minAvailable: 2,
+  }]);
+  assert.deepEqual([1, 2, 3, 4, 5].map(quorum), [1, 2, 2, 3, 3]);
+});
+
+Deno.test("scale up adds the next member as a learner before its peer exists", () => {
+  assert.deepEqual(membership(observe({ replicas: 4 })), [
+    { kind: "addLearner", peerName: "c-3", peerURL: "http://c-3.c.ns.svc:2380" },
+  ]);
+});
+
+Deno.test("after the learner is added its peer is created to join the existing cluster", () => {
+  const learner = member(3, { name: "", isLearner: true, healthy: false });
+  const steps = membership(
+    observe({
+      replicas: 4,
+      etcd: {
+        reachable: true,
+        members: [member(0), member(1), member(2), learner],
+        leaderId: "id0",
+      },
+    }),
+  );
+  assert.equal(steps.length, 1);
+  assert.equal(steps[0].kind, "createPeers");
+  if (steps[0].kind !== "createPeers") return;
+  assert.equal(steps[0].peers[0].name, "c-3");
+  assert.equal(steps[0].peers[0].initialClusterState, "Existing");
+  assert.deepEqual(steps[0].peers[0].initialCluster.map((m) => m.name), [
+    "c-0",
+    "c-1",
+    "c-2",
+    "c-3",
+  ]);
+});
+
+Deno.test("scale up waits while the learner catches up, then promotes it", () => {
+  const peers = [peer(0), peer(1), peer(2), peer(3, { initialClusterState: "Existing" })];
+  const catchingUp = member(3, { isLearner: true, healthy: false });
+  assert.deepEqual(
+    membership(
+      observe({
+        replicas: 4,
+        peers,
+        etcd: {
+          reachable: true,
+          members: [member(0), member(1), member(2), catchingUp],
+          leaderId: "id0",
+        },
+      }),
+    ),
+    [
+      { kind: "wait", reason: "learner c-3 is catching up" },
+    ],
+  );
+  const caughtUp = member(3, { isLearner: true, healthy: true });
+  assert.deepEqual(
+    membership(
+      observe({
+        replicas: 4,
+        peers,
+        etcd: {
+          reachable: true,
+          members: [member(0), member(1), member(2), caughtUp],
+          leaderId: "id0",
+        },
+      }),
+    ),
+    [
+      { kind: "promote", memberId: "id3", peerName: "c-3" },
+    ],
+  );
+});
+
+Deno.test("an unhealthy member blocks every membership change", () => {
+  const members = [member(0), member(1, { healthy: false }), member(2)];
+  for (const replicas of [1, 3, 5]) {
+    assert.deepEqual(
+      membership(observe({ replicas, etcd: { reachable: true, members, leaderId: "id0" } })),
+      [
+        { kind: "wait", reason: "members not healthy: c-1" },
+      ],
+    );
+  }
+});
+
+Deno.test("an unreachable cluster is waited for, not changed", () => {
+  const steps = membership(
+    observe({ replicas: 5, etcd: { reachable: false, reason: "deadline exceeded" } }),
+  );
+  assert.deepEqual(steps, [{ kind: "wait", reason: "etcd is unreachable: deadline exceeded" }]);
+});
+
+Deno.test("scale down moves leadership off the highest member first", () => {
+  assert.deepEqual(
+    membership(
+      observe({
+        replicas: 2,
+        etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id2" },
+      }),
+    ),
+    [
+      { kind: "moveLeader", fromId: "id2", toId: "id0", toName: "c-0" },
+    ],
+  );
+});
+
+Deno.test("scale down removes the highest member from etcd, then deletes its peer and volume", () => {
+  assert.deepEqual(membership(observe({ replicas: 2 })), [{
+    kind: "removeMember",
+    memberId: "id2",
+    peerName: "c-2",
+  }]);
+  const removed = observe({
+    replicas: 2,
+    etcd: { reachable: true, members: [member(0), member(1)], leaderId: "id0" },
+  });
+  assert.deepEqual(membership(removed), [{
+    kind: "deletePeer",
+    peerName: "c-2",
+    deleteVolume: true,
+  }]);
+});
+
+Deno.test("scale down orders ordinals numerically: c-10 goes before c-9", () => {
+  const ordinals = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const peers = ordinals.map((i) => peer(i, { initialCluster: names(11) }));
+  const members = ordinals.map((i) => member(i));
+  const steps = membership(
+    observe({ replicas: 9, peers, etcd: { reachable: true, members, leaderId: "id0" } }),
+  );
+  assert.deepEqual(steps, [{ kind: "removeMember", memberId: "id10", peerName: "c-10" }]);
+});
+
+Deno.test("a member added just before a crash gets its peer back", () => {
+  const steps = membership(
+    observe({
+      peers: [peer(0), peer(1)],
+      etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+    }),
+  );
+  assert.equal(steps[0].kind, "createPeers");
+});
+
+Deno.test("ordinals are read only from names the operator makes", () => {
+  assert.equal(ordinalOf("c", "c-10"), 10);
+  assert.equal(ordinalOf("c", "c-0"), 0);
+  assert.equal(ordinalOf("c", "c-01"), undefined);
+  assert.equal(ordinalOf("c", "cc-1"), undefined);
+  assert.equal(ordinalOf("c", "c-x"), undefined);
+});
