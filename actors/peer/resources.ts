@@ -1,0 +1,179 @@
+// What an EtcdPeer becomes in Kubernetes: its PVC and its one-pod ReplicaSet. Pure templating.
+
+export interface ResourceRequirements {
+  readonly limits?: Readonly<Record<string, string>>;
+  readonly requests?: Readonly<Record<string, string>>;
+}
+
+export interface PodTemplate {
+  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
+  readonly resources?: ResourceRequirements;
+  readonly affinity?: Readonly<Record<string, unknown>>;
+}
+
+export interface VolumeClaimTemplate {
+  readonly storageClassName: string;
+  readonly accessModes?: readonly string[];
+  readonly resources: { readonly requests: { readonly storage: string } };
+  readonly selector?: Readonly<Record<string, unknown>>;
+  readonly volumeMode?: string;
+}
+
+export interface EtcdPeerSpec {
+  readonly clusterName: string;
+  readonly version: string;
+  readonly bootstrap: {
+    readonly static: { readonly initialCluster: readonly { name: string; host: string }[] };
+    readonly initialClusterState: "New" | "Existing";
+  };
+  readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
+  readonly podTemplate?: PodTemplate;
+}
+
+export interface PeerIdentity {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+}
+
+export const dataDir = "/var/lib/etcd";
+export const clientPort = 2379;
+export const peerPort = 2380;
+
+export function etcdImage(repository: string, version: string): string {
+  return `${repository}:v${version}`;
+}
+
+/** Labels shared by everything of one peer; the first three select its pod. */
+export function peerLabels(clusterName: string, peerName: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "etcd",
+    "etcd.improbable.io/cluster-name": clusterName,
+    "etcd.improbable.io/peer-name": peerName,
+  };
+}
+
+const managedBy: Record<string, string> = { "app.kubernetes.io/managed-by": "etcd-operator" };
+
+/**
+ * A CPU quantity in cores: "200m" → 0.2, "1.5" → 1.5, "2" → 2. Undefined when it is not a
+ * quantity we can read, in which case GOMAXPROCS is left to the Go runtime.
+ */
+export function cpuCores(quantity: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(m|k|M|G)?$/.exec(quantity.trim());
+  if (!match) return undefined;
+  const scale = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ""] ?? 1;
+  return Number(match[1]) * scale;
+}
+
+/** GOMAXPROCS follows the CPU limit, rounded down, never below 1; unset without a limit. */
+export function goMaxProcs(resources: ResourceRequirements | undefined): string | undefined {
+  const limit = resources?.limits?.cpu;
+  if (limit === undefined) return undefined;
+  const cores = cpuCores(limit);
+  if (cores === undefined) return undefined;
+  return String(Math.max(1, Math.floor(cores)));
+}
+
+export function etcdEnvironment(
+  peer: PeerIdentity,
+  spec: EtcdPeerSpec,
+): { name: string; value: string }[] {
+  const host = `${peer.name}.${spec.clusterName}.${peer.namespace}.svc`;
+  const initialCluster = spec.bootstrap.static.initialCluster
+    .map((member) => `${member.name}=http://${member.host}:${peerPort}`)
+    .join(",");
+  const env = [
+    { name: "ETCD_NAME", value: peer.name },
+    { name: "ETCD_DATA_DIR", value: dataDir },
+    { name: "ETCD_INITIAL_CLUSTER", value: initialCluster },
+    { name: "ETCD_INITIAL_CLUSTER_STATE", value: spec.bootstrap.initialClusterState.toLowerCase() },
+    { name: "ETCD_INITIAL_CLUSTER_TOKEN", value: spec.clusterName },
+    { name: "ETCD_INITIAL_ADVERTISE_PEER_URLS", value: `http://${host}:${peerPort}` },
+    { name: "ETCD_LISTEN_PEER_URLS", value: `http://0.0.0.0:${peerPort}` },
+    { name: "ETCD_LISTEN_CLIENT_URLS", value: `http://0.0.0.0:${clientPort}` },
+    { name: "ETCD_ADVERTISE_CLIENT_URLS", value: `http://${host}:${clientPort}` },
+  ];
+  const maxProcs = goMaxProcs(spec.podTemplate?.resources);
+  if (maxProcs !== undefined) env.push({ name: "GOMAXPROCS", value: maxProcs });
+  return env;
+}
+
+export function ownerReference(kind: string, owner: PeerIdentity) {
+  return {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind,
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** The member's data volume. No owner: deleting the cluster must never delete its data. */
+export function persistentVolumeClaim(peer: PeerIdentity, spec: EtcdPeerSpec) {
+  const template = spec.storage.volumeClaimTemplate;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: peer.name,
+      namespace: peer.namespace,
+      labels: { ...peerLabels(spec.clusterName, peer.name), ...managedBy },
+    },
+    spec: {
+      storageClassName: template.storageClassName,
+      accessModes: template.accessModes?.length ? template.accessModes : ["ReadWriteOnce"],
+      resources: { requests: { storage: template.resources.requests.storage } },
+      ...(template.selector ? { selector: template.selector } : {}),
+      ...(template.volumeMode ? { volumeMode: template.volumeMode } : {}),
+    },
+  };
+}
+
+/** One pod running the member, with stable DNS `<peer>.<cluster>.<ns>.svc` through hostname+subdomain. */
+export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: string) {
+  const labels = peerLabels(spec.clusterName, peer.name);
+  const template = spec.podTemplate;
+  return {
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name: peer.name,
+      namespace: peer.namespace,
+      labels: { ...labels, ...managedBy },
+      ownerReferences: [ownerReference("EtcdPeer", peer)],
+    },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: {
+          labels: { ...labels, ...managedBy },
+          annotations: { ...template?.metadata?.annotations },
+        },
+        spec: {
+          hostname: peer.name,
+          subdomain: spec.clusterName,
+          // Service links would inject ETCD_*-looking variables that etcd tries to parse.
+          enableServiceLinks: false,
+          containers: [{
+            name: "etcd",
+            image: etcdImage(repository, spec.version),
+            imagePullPolicy: "IfNotPresent",
+            command: ["/usr/local/bin/etcd"],
+            env: etcdEnvironment(peer, spec),
+            ports: [
+              { name: "etcd-client", containerPort: clientPort },
+              { name: "etcd-peer", containerPort: peerPort },
+            ],
+            resources: template?.resources ?? {},
+            volumeMounts: [{ name: "data", mountPath: dataDir }],
+          }],
+          ...(template?.affinity ? { affinity: template.affinity } : {}),
+          volumes: [{ name: "data", persistentVolumeClaim: { claimName: peer.name } }],
+        },
+      },
+    },
+  };
+}
