@@ -1,0 +1,191 @@
+// The EtcdCluster status the actor writes after every pass, computed from what it saw. Pure.
+import { type ClusterObservation, type ClusterStep, quorum } from "./plan.ts";
+
+export interface Condition {
+  readonly type: "Available" | "Progressing" | "Degraded";
+  readonly status: "True" | "False" | "Unknown";
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly observedGeneration: number;
+}
+
+export interface ClusterStatus {
+  readonly replicas: number;
+  readonly readyReplicas: number;
+  readonly members: readonly { readonly name: string; readonly id: string }[];
+  readonly clusterVersion?: string;
+  readonly leader?: string;
+  readonly observedGeneration: number;
+  readonly selector: string;
+  readonly conditions: readonly Condition[];
+}
+
+export interface StatusInput {
+  readonly seen: ClusterObservation;
+  readonly steps: readonly ClusterStep[];
+  readonly generation: number;
+  readonly clusterVersion: string | undefined;
+  readonly previous: readonly Condition[];
+  readonly now: string;
+}
+
+export function clusterSelector(clusterName: string): string {
+  return `app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=${clusterName}`;
+}
+
+export function evenReplicasAdvice(replicas: number): string | undefined {
+  if (replicas % 2 !== 0) return undefined;
+  return `${replicas} replicas tolerate no more member failures than ${replicas - 1}, ` +
+    `and every write waits for more members: use an odd number`;
+}
+
+export function clusterStatus(input: StatusInput): ClusterStatus {
+  const { seen } = input;
+  const members = seen.etcd.reachable ? seen.etcd.members : [];
+  const voters = members.filter((member) => !member.isLearner);
+  const leader = seen.etcd.reachable
+    ? members.find((member) => member.id === seen.etcd.leaderId)?.name
+    : undefined;
+  const fresh: Omit<Condition, "lastTransitionTime">[] = [
+    availability(input),
+    progress(input),
+    degradation(input),
+  ];
+  return {
+    replicas: seen.peers.length,
+    readyReplicas: voters.filter((member) => member.healthy).length,
+    members: members
+      .filter((member) => member.name !== "")
+      .map((member) => ({ name: member.name, id: member.id }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    ...(input.clusterVersion ? { clusterVersion: input.clusterVersion } : {}),
+    ...(leader ? { leader } : {}),
+    observedGeneration: input.generation,
+    selector: clusterSelector(seen.clusterName),
+    conditions: fresh.map((condition) => keepTransitionTime(condition, input.previous, input.now)),
+  };
+}
+
+/** lastTransitionTime moves only when the status flips, as Kubernetes conventions require. */
+function keepTransitionTime(
+  next: Omit<Condition, "lastTransitionTime">,
+  previous: readonly Condition[],
+  now: string,
+): Condition {
+  const before = previous.find((condition) => condition.type === next.type);
+  const lastTransitionTime = before && before.status === next.status
+    ? before.lastTransitionTime
+    : now;
+  return { ...next, lastTransitionTime };
+}
+
+function availability(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+  const { seen, generation } = input;
+  const base = { type: "Available" as const, observedGeneration: generation };
+  if (!seen.etcd.reachable) {
+    return {
+      ...base,
+      status: seen.peers.length === 0 ? "Unknown" : "False",
+      reason: "Unreachable",
+      message: `the operator cannot reach etcd: ${seen.etcd.reason}`,
+    };
+  }
+  const voters = seen.etcd.members.filter((member) => !member.isLearner);
+  const healthy = voters.filter((member) => member.healthy).length;
+  const needed = quorum(voters.length);
+  if (healthy < needed) {
+    return {
+      ...base,
+      status: "False",
+      reason: "QuorumLost",
+      message:
+        `${healthy} of ${voters.length} members are healthy; ${needed} are needed for quorum`,
+    };
+  }
+  return {
+    ...base,
+    status: "True",
+    reason: "QuorumHealthy",
+    message: `${healthy} of ${voters.length} members are healthy`,
+  };
+}
+
+const stepReasons: Record<ClusterStep["kind"], string> = {
+  createService: "CreatingService",
+  applyDisruptionBudget: "UpdatingDisruptionBudget",
+  createPeers: "CreatingPeers",
+  addLearner: "ScalingUp",
+  promote: "ScalingUp",
+  moveLeader: "MovingLeader",
+  removeMember: "ScalingDown",
+  deletePeer: "ScalingDown",
+  wait: "Waiting",
+};
+
+function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+  const base = { type: "Progressing" as const, observedGeneration: input.generation };
+  const advice = evenReplicasAdvice(input.seen.replicas);
+  const suffix = advice ? ` (${advice})` : "";
+  const next = input.steps[0];
+  if (!next) {
+    return {
+      ...base,
+      status: "False",
+      reason: "Converged",
+      message: `${input.seen.peers.length} of ${input.seen.replicas} peers, nothing to do${suffix}`,
+    };
+  }
+  const message = next.kind === "wait" ? next.reason : describeStep(next);
+  return { ...base, status: "True", reason: stepReasons[next.kind], message: message + suffix };
+}
+
+function describeStep(step: ClusterStep): string {
+  switch (step.kind) {
+    case "createService":
+      return "creating the headless service";
+    case "applyDisruptionBudget":
+      return `keeping at least ${step.minAvailable} members available during disruptions`;
+    case "createPeers":
+      return `creating peers ${step.peers.map((peer) => peer.name).join(", ")}`;
+    case "addLearner":
+      return `adding ${step.peerName} as a learner`;
+    case "promote":
+      return `promoting learner ${step.peerName} to a voting member`;
+    case "moveLeader":
+      return `moving leadership to ${step.toName} before removing the leader`;
+    case "removeMember":
+      return `removing member ${step.peerName}`;
+    case "deletePeer":
+      return `deleting peer ${step.peerName} and its volume`;
+    case "wait":
+      return step.reason;
+  }
+}
+
+function degradation(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+  const base = { type: "Degraded" as const, observedGeneration: input.generation };
+  const { seen } = input;
+  if (!seen.etcd.reachable) {
+    return seen.peers.length === 0
+      ? { ...base, status: "False", reason: "Bootstrapping", message: "no peers yet" }
+      : { ...base, status: "True", reason: "Unreachable", message: seen.etcd.reason };
+  }
+  const unhealthy = seen.etcd.members.filter((member) => !member.healthy && !member.isLearner);
+  if (unhealthy.length > 0) {
+    const names = unhealthy.map((member) => member.name || member.id).join(", ");
+    return {
+      ...base,
+      status: "True",
+      reason: "MembersUnhealthy",
+      message: `unhealthy: ${names}; membership changes wait until every member is healthy ` +
+        `(check these pods' logs and events)`,
+    };
+  }
+  return {
+    ...base,
+    status: "False",
+    reason: "AllMembersHealthy",
+    message: "every member is healthy",
+  };
+}

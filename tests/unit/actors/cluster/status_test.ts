@@ -1,0 +1,109 @@
+// The EtcdCluster status as data: members, counts, conditions and their transition times.
+import assert from "node:assert/strict";
+import type { ClusterObservation } from "../../../../actors/cluster/plan.ts";
+import { clusterStatus, type Condition } from "../../../../actors/cluster/status.ts";
+
+const peers = [0, 1, 2].map((ordinal) => ({
+  name: `c-${ordinal}`,
+  ordinal,
+  initialClusterState: "New" as const,
+  initialCluster: ["c-0", "c-1", "c-2"],
+  terminating: false,
+}));
+const members = [0, 1, 2].map((ordinal) => ({
+  id: `00000000000000a${ordinal}`,
+  name: `c-${ordinal}`,
+  peerURL: `http://c-${ordinal}.c.ns.svc:2380`,
+  isLearner: false,
+  healthy: true,
+}));
+const seen: ClusterObservation = {
+  clusterName: "c",
+  namespace: "ns",
+  replicas: 3,
+  serviceExists: true,
+  disruptionBudget: { minAvailable: 2 },
+  peers,
+  etcd: { reachable: true, members, leaderId: "00000000000000a1" },
+};
+const input = {
+  seen,
+  steps: [],
+  generation: 4,
+  clusterVersion: "3.4.0",
+  previous: [],
+  now: "2026-01-01T00:00:00Z",
+};
+const condition = (conditions: readonly Condition[], type: Condition["type"]) =>
+  conditions.find((c) => c.type === type);
+
+Deno.test("a healthy cluster reports its members with ids, leader, version and Available", () => {
+  const status = clusterStatus(input);
+  assert.equal(status.replicas, 3);
+  assert.equal(status.readyReplicas, 3);
+  assert.deepEqual(status.members.map((m) => m.name), ["c-0", "c-1", "c-2"]);
+  assert.equal(status.leader, "c-1");
+  assert.equal(status.clusterVersion, "3.4.0");
+  assert.equal(status.observedGeneration, 4);
+  assert.equal(status.selector, "app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=c");
+  assert.equal(condition(status.conditions, "Available")?.status, "True");
+  assert.equal(condition(status.conditions, "Progressing")?.reason, "Converged");
+  assert.equal(condition(status.conditions, "Degraded")?.status, "False");
+});
+
+Deno.test("an unhealthy member makes the cluster Degraded and names it", () => {
+  const sick = {
+    ...seen,
+    etcd: {
+      reachable: true as const,
+      members: [members[0], { ...members[1], healthy: false }, members[2]],
+      leaderId: undefined,
+    },
+  };
+  const status = clusterStatus({ ...input, seen: sick });
+  const degraded = condition(status.conditions, "Degraded");
+  assert.equal(degraded?.status, "True");
+  assert.match(degraded?.message ?? "", /c-1/);
+  assert.equal(condition(status.conditions, "Available")?.status, "True");
+});
+
+Deno.test("losing quorum makes the cluster unavailable with the counts in the message", () => {
+  const lost = {
+    ...seen,
+    etcd: {
+      reachable: true as const,
+      members: members.map((m, i) => ({ ...m, healthy: i === 0 })),
+      leaderId: undefined,
+    },
+  };
+  const available = condition(clusterStatus({ ...input, seen: lost }).conditions, "Available");
+  assert.equal(available?.status, "False");
+  assert.equal(available?.message, "1 of 3 members are healthy; 2 are needed for quorum");
+});
+
+Deno.test("a pending step shows as Progressing with its reason", () => {
+  const status = clusterStatus({
+    ...input,
+    steps: [{ kind: "addLearner", peerName: "c-3", peerURL: "http://c-3.c.ns.svc:2380" }],
+  });
+  const progressing = condition(status.conditions, "Progressing");
+  assert.equal(progressing?.status, "True");
+  assert.equal(progressing?.reason, "ScalingUp");
+  assert.equal(progressing?.message, "adding c-3 as a learner");
+});
+
+Deno.test("an even replica count is explained in the condition message", () => {
+  const status = clusterStatus({ ...input, seen: { ...seen, replicas: 4 } });
+  assert.match(condition(status.conditions, "Progressing")?.message ?? "", /use an odd number/);
+});
+
+Deno.test("lastTransitionTime changes only when a condition's status changes", () => {
+  const first = clusterStatus(input).conditions;
+  const same = clusterStatus({ ...input, previous: first, now: "2026-01-02T00:00:00Z" }).conditions;
+  assert.equal(condition(same, "Available")?.lastTransitionTime, "2026-01-01T00:00:00Z");
+  const unreachable = { ...seen, etcd: { reachable: false as const, reason: "timeout" } };
+  const flipped =
+    clusterStatus({ ...input, seen: unreachable, previous: first, now: "2026-01-03T00:00:00Z" })
+      .conditions;
+  assert.equal(condition(flipped, "Available")?.lastTransitionTime, "2026-01-03T00:00:00Z");
+});
