@@ -42,10 +42,11 @@ export function evenReplicasAdvice(replicas: number): string | undefined {
 
 export function clusterStatus(input: StatusInput): ClusterStatus {
   const { seen } = input;
-  const members = seen.etcd.reachable ? seen.etcd.members : [];
+  const etcd = seen.etcd;
+  const members = etcd.reachable ? etcd.members : [];
   const voters = members.filter((member) => !member.isLearner);
-  const leader = seen.etcd.reachable
-    ? members.find((member) => member.id === seen.etcd.leaderId)?.name
+  const leader = etcd.reachable
+    ? members.find((member) => member.id === etcd.leaderId)?.name
     : undefined;
   const fresh: Omit<Condition, "lastTransitionTime">[] = [
     availability(input),
