@@ -1,0 +1,594 @@
+// The CRDs as the apiserver enforces them: what `kubectl apply` accepts and rejects, and why.
+//
+// Everything here is checked at apply time by the schemas and CEL rules in crds/, with no operator
+// and no webhook running. Rejections must name the field and say what is wrong with it.
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { type CommandResult, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type Manifest = { [key: string]: Json };
+
+const repoRoot = new URL("../../", import.meta.url);
+const crdDir = new URL("crds/", repoRoot).pathname;
+
+type Sample = "etcdcluster" | "etcdbackup" | "etcdbackupschedule" | "etcdrestore";
+
+function sample(kind: Sample): Manifest {
+  const path = new URL(`config/samples/etcd_v1alpha1_${kind}.yaml`, repoRoot);
+  return parse(Deno.readTextFileSync(path)) as Manifest;
+}
+
+/** A change to a manifest: set the value at a path, or delete it when `value` is undefined. */
+interface Edit {
+  readonly path: readonly string[];
+  readonly value?: Json;
+}
+const set = (path: string, value: Json): Edit => ({ path: path.split("."), value });
+const unset = (path: string): Edit => ({ path: path.split(".") });
+
+function edited(manifest: Manifest, edits: readonly Edit[]): Manifest {
+  const copy = structuredClone(manifest);
+  for (const { path, value } of edits) {
+    let node = copy;
+    for (const key of path.slice(0, -1)) {
+      const child = node[key];
+      if (typeof child !== "object" || child === null || Array.isArray(child)) node[key] = {};
+      node = node[key] as Manifest;
+    }
+    const last = path[path.length - 1];
+    if (value === undefined) delete node[last];
+    else node[last] = value;
+  }
+  return copy;
+}
+
+/** A server-side dry-run create: full validation, nothing stored. */
+function dryRunCreate(namespace: string, manifest: Manifest): Promise<CommandResult> {
+  return kubectl(["create", "--dry-run=server", "-n", namespace, "-o", "json", "-f", "-"], {
+    stdin: JSON.stringify(manifest),
+  });
+}
+
+async function create(namespace: string, manifest: Manifest): Promise<void> {
+  await kubectlOk(["create", "-n", namespace, "-f", "-"], { stdin: JSON.stringify(manifest) });
+}
+
+/** A server-side dry-run merge patch of a stored object: the update path, with oldSelf. */
+function dryRunPatch(
+  namespace: string,
+  resource: string,
+  patch: Manifest,
+): Promise<CommandResult> {
+  return kubectl([
+    "patch",
+    "-n",
+    namespace,
+    resource,
+    "--type=merge",
+    "--dry-run=server",
+    "-p",
+    JSON.stringify(patch),
+  ]);
+}
+
+function assertRejected(result: CommandResult, field: string, message: RegExp): void {
+  assert.equal(
+    result.success,
+    false,
+    `expected a rejection naming ${field}, got:\n${result.stdout}`,
+  );
+  assert.ok(
+    result.stderr.includes(`${field}:`),
+    `the rejection should name ${field}:\n${result.stderr}`,
+  );
+  assert.match(result.stderr, message);
+}
+
+function assertAccepted(result: CommandResult): void {
+  assert.equal(result.success, true, `expected the apiserver to accept it:\n${result.stderr}`);
+}
+
+Deno.test("the CRDs in crds/ are accepted by the apiserver and become established", async () => {
+  await kubectlOk(["apply", "-f", crdDir]);
+  const names = [...Deno.readDirSync(crdDir)]
+    .filter((entry) => entry.name.endsWith(".yaml"))
+    .map((entry) =>
+      `crd/${
+        entry.name.replace(/^etcd\.improbable\.io_/, "").replace(/\.yaml$/, "")
+      }.etcd.improbable.io`
+    );
+  assert.equal(names.length, 5);
+  await kubectlOk(["wait", "--for=condition=Established", "--timeout=60s", ...names]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Creating objects: rejected, naming the field.
+
+interface Rejection {
+  readonly name: string;
+  readonly sample: Sample;
+  readonly edits: readonly Edit[];
+  readonly field: string;
+  readonly message: RegExp;
+}
+
+const annotations = "spec.podTemplate.metadata.annotations";
+const claim = "spec.storage.volumeClaimTemplate";
+const templateSpec = "spec.clusterTemplate.spec";
+
+const rejectedAtCreation: readonly Rejection[] = [
+  {
+    name: 'an EtcdCluster with version "foo" is rejected as not a semantic version',
+    sample: "etcdcluster",
+    edits: [set("spec.version", "foo")],
+    field: "spec.version",
+    message: /version "foo" is not a semantic version X\.Y\.Z/,
+  },
+  {
+    name: 'an EtcdCluster with version "3.5" is rejected as not a full X.Y.Z version',
+    sample: "etcdcluster",
+    edits: [set("spec.version", "3.5")],
+    field: "spec.version",
+    message: /version "3\.5" is not a semantic version X\.Y\.Z/,
+  },
+  {
+    name:
+      "an EtcdCluster with version 4.0.0 is rejected because only etcd major version 3 is supported",
+    sample: "etcdcluster",
+    edits: [set("spec.version", "4.0.0")],
+    field: "spec.version",
+    message: /only etcd major version 3 is supported/,
+  },
+  {
+    name: "an EtcdCluster without a version is rejected",
+    sample: "etcdcluster",
+    edits: [unset("spec.version")],
+    field: "spec.version",
+    message: /Required value/,
+  },
+  {
+    name: "an EtcdCluster with zero replicas is rejected",
+    sample: "etcdcluster",
+    edits: [set("spec.replicas", 0)],
+    field: "spec.replicas",
+    message: /greater than or equal to 1/,
+  },
+  {
+    name: "an EtcdCluster without a storageClassName is rejected",
+    sample: "etcdcluster",
+    edits: [unset(`${claim}.storageClassName`)],
+    field: `${claim}.storageClassName`,
+    message: /Required value/,
+  },
+  {
+    name: "an EtcdCluster without a storage request is rejected",
+    sample: "etcdcluster",
+    edits: [set(`${claim}.resources.requests`, {})],
+    field: `${claim}.resources.requests.storage`,
+    message: /Required value/,
+  },
+  {
+    name: "an EtcdCluster asking for zero bytes of storage is rejected",
+    sample: "etcdcluster",
+    edits: [set(`${claim}.resources.requests.storage`, "0Mi")],
+    field: `${claim}.resources.requests.storage`,
+    message: /storage must be a positive quantity/,
+  },
+  {
+    name:
+      "an EtcdCluster with a pod annotation under the reserved etcd.improbable.io/ prefix is rejected",
+    sample: "etcdcluster",
+    edits: [{
+      path: [...annotations.split("."), "etcd.improbable.io/cluster-name"],
+      value: "other",
+    }],
+    field: annotations,
+    message: /prefix etcd\.improbable\.io\/ are reserved for the operator/,
+  },
+  {
+    name: "an EtcdCluster whose name is not a DNS label is rejected, since it names the Service",
+    sample: "etcdcluster",
+    edits: [set("metadata.name", "my.cluster")],
+    field: "metadata.name",
+    message: /name "my\.cluster" must be a DNS label/,
+  },
+  {
+    name: "an EtcdBackup to an ftp:// destination is rejected: only s3:// and gs:// are supported",
+    sample: "etcdbackup",
+    edits: [set("spec.destination.objectURLTemplate", "ftp://backups/snapshot.db")],
+    field: "spec.destination.objectURLTemplate",
+    message: /"ftp:\/\/backups\/snapshot\.db" must start with s3:\/\/ or gs:\/\//,
+  },
+  {
+    name: "an EtcdBackup whose template uses an unknown field is rejected",
+    sample: "etcdbackup",
+    edits: [set("spec.destination.objectURLTemplate", "s3://backups/{{ .Labels }}.db")],
+    field: "spec.destination.objectURLTemplate",
+    message: /may only use the template fields \{\{ \.UID \}\}/,
+  },
+  {
+    name: "an EtcdBackup whose clusterURL is not an http(s) URL is rejected",
+    sample: "etcdbackup",
+    edits: [set("spec.source.clusterURL", "my-cluster:2379")],
+    field: "spec.source.clusterURL",
+    message: /clusterURL "my-cluster:2379" must be an http:\/\/ or https:\/\/ URL/,
+  },
+  {
+    name: "an EtcdBackup without a destination is rejected",
+    sample: "etcdbackup",
+    edits: [unset("spec.destination")],
+    field: "spec.destination",
+    message: /Required value/,
+  },
+  {
+    name: "an EtcdBackupSchedule with a four-field cron schedule is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "* * * *")],
+    field: "spec.schedule",
+    message: /schedule "\* \* \* \*" is not a valid cron schedule/,
+  },
+  {
+    name: "an EtcdBackupSchedule with minute 61 is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "61 * * * *")],
+    field: "spec.schedule",
+    message: /is not a valid cron schedule: use five fields \(minute 0-59/,
+  },
+  {
+    name: "an EtcdBackupSchedule using @every, which the scheduler does not support, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "@every 1h")],
+    field: "spec.schedule",
+    message: /not a valid cron schedule/,
+  },
+  {
+    name: "an EtcdBackupSchedule with a negative history limit is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.successfulBackupsHistoryLimit", -1)],
+    field: "spec.successfulBackupsHistoryLimit",
+    message: /greater than or equal to 0/,
+  },
+  {
+    name: "an EtcdBackupSchedule whose backup template writes to ftp:// is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.backupTemplate.destination.objectURLTemplate", "ftp://b/{{ .UID }}")],
+    field: "spec.backupTemplate.destination.objectURLTemplate",
+    message: /must start with s3:\/\/ or gs:\/\//,
+  },
+  {
+    name: "an EtcdRestore whose cluster template has a bad version is rejected",
+    sample: "etcdrestore",
+    edits: [set(`${templateSpec}.version`, "3.x")],
+    field: `${templateSpec}.version`,
+    message: /version "3\.x" is not a semantic version/,
+  },
+  {
+    name: "an EtcdRestore whose cluster template lacks a storageClassName is rejected",
+    sample: "etcdrestore",
+    edits: [unset(`${templateSpec}.storage.volumeClaimTemplate.storageClassName`)],
+    field: `${templateSpec}.storage.volumeClaimTemplate.storageClassName`,
+    message: /Required value/,
+  },
+  {
+    name: "an EtcdRestore from an ftp:// source is rejected",
+    sample: "etcdrestore",
+    edits: [set("spec.source.objectURL", "ftp://backups/snapshot.db")],
+    field: "spec.source.objectURL",
+    message: /must be an s3:\/\/ or gs:\/\/ URL of a snapshot object/,
+  },
+  {
+    name: "an EtcdRestore from a bucket without an object key is rejected",
+    sample: "etcdrestore",
+    edits: [set("spec.source.objectURL", "s3://backups")],
+    field: "spec.source.objectURL",
+    message: /a bucket and a key/,
+  },
+  {
+    name: "an EtcdRestore into a cluster name that is not a DNS label is rejected",
+    sample: "etcdrestore",
+    edits: [set("spec.clusterTemplate.clusterName", "Restored_Cluster")],
+    field: "spec.clusterTemplate.clusterName",
+    message: /must be a DNS label/,
+  },
+];
+
+for (const rejection of rejectedAtCreation) {
+  Deno.test(rejection.name, async () => {
+    const result = await dryRunCreate("default", edited(sample(rejection.sample), rejection.edits));
+    assertRejected(result, rejection.field, rejection.message);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating objects: accepted, with defaults filled in.
+
+Deno.test("every sample manifest is accepted and listed under the etcd category", async () => {
+  await using namespace = await temporaryNamespace("crd-samples");
+  const kinds: Sample[] = ["etcdcluster", "etcdbackup", "etcdbackupschedule", "etcdrestore"];
+  for (const kind of kinds) await create(namespace.name, sample(kind));
+  const listed = await kubectlOk(["get", "etcd", "-n", namespace.name, "-o", "name"]);
+  assert.deepEqual(listed.trim().split("\n").sort(), [
+    "etcdbackup.etcd.improbable.io/etcdbackup-sample",
+    "etcdbackupschedule.etcd.improbable.io/etcdbackupschedule-sample",
+    "etcdcluster.etcd.improbable.io/my-cluster",
+    "etcdrestore.etcd.improbable.io/etcdrestore-sample",
+  ]);
+});
+
+Deno.test("kubectl get shows an EtcdCluster's replicas, version and availability columns", async () => {
+  await using namespace = await temporaryNamespace("crd-columns");
+  await create(namespace.name, sample("etcdcluster"));
+  const table = await kubectlOk(["get", "etcdc", "-n", namespace.name]);
+  const [header, row] = table.trim().split("\n");
+  assert.match(header, /^NAME\s+REPLICAS\s+READY\s+VERSION\s+CLUSTER VERSION\s+AVAILABLE\s+AGE$/);
+  assert.match(row, /^my-cluster\s+3\s+3\.4\.23\s+/);
+});
+
+Deno.test("an EtcdCluster without accessModes gets [ReadWriteOnce]", async () => {
+  const result = await dryRunCreate("default", sample("etcdcluster"));
+  assertAccepted(result);
+  const stored = JSON.parse(result.stdout);
+  assert.deepEqual(stored.spec.storage.volumeClaimTemplate.accessModes, ["ReadWriteOnce"]);
+});
+
+Deno.test("an EtcdBackupSchedule gets history limits 3 and 1 and is not suspended by default", async () => {
+  const manifest = edited(sample("etcdbackupschedule"), [
+    unset("spec.successfulBackupsHistoryLimit"),
+    unset("spec.failedBackupsHistoryLimit"),
+  ]);
+  const result = await dryRunCreate("default", manifest);
+  assertAccepted(result);
+  const { spec } = JSON.parse(result.stdout);
+  assert.equal(spec.successfulBackupsHistoryLimit, 3);
+  assert.equal(spec.failedBackupsHistoryLimit, 1);
+  assert.equal(spec.suspend, false);
+});
+
+const acceptedSchedules = ["@daily", "@midnight", "*/15 0-6,22-23 ? jan-mar MON-FRI", "0 3 * * 7"];
+for (const schedule of acceptedSchedules) {
+  Deno.test(`an EtcdBackupSchedule with the schedule "${schedule}" is accepted`, async () => {
+    const manifest = edited(sample("etcdbackupschedule"), [set("spec.schedule", schedule)]);
+    assertAccepted(await dryRunCreate("default", manifest));
+  });
+}
+
+Deno.test("an EtcdBackup with gs:// and all four template fields is accepted", async () => {
+  const url = "gs://backups/{{ .Namespace }}/{{ .Name }}/{{.UID}}-{{ .CreationTimestamp }}.db";
+  const manifest = edited(sample("etcdbackup"), [
+    set("spec.destination.objectURLTemplate", url),
+    set("spec.credentialsSecretRef", { name: "gcs-key" }),
+  ]);
+  assertAccepted(await dryRunCreate("default", manifest));
+});
+
+Deno.test("kubectl explain describes EtcdCluster fields", async () => {
+  const explained = await kubectlOk([
+    "explain",
+    "etcdcluster.spec.storage.volumeClaimTemplate.storageClassName",
+  ]);
+  assert.match(explained, /StorageClass/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Changing an EtcdCluster: only replicas and version, and version only one minor step up.
+
+interface ClusterUpdate {
+  readonly name: string;
+  readonly version?: string;
+  readonly patch: Manifest;
+  readonly rejected?: { readonly field: string; readonly message: RegExp };
+}
+
+const clusterUpdates: readonly ClusterUpdate[] = [
+  {
+    name: "an EtcdCluster's storage size cannot be changed",
+    patch: {
+      spec: { storage: { volumeClaimTemplate: { resources: { requests: { storage: "100Mi" } } } } },
+    },
+    rejected: { field: "spec.storage", message: /spec\.storage is immutable/ },
+  },
+  {
+    name: "an EtcdCluster's storage class cannot be changed",
+    patch: { spec: { storage: { volumeClaimTemplate: { storageClassName: "fast" } } } },
+    rejected: { field: "spec.storage", message: /spec\.storage is immutable/ },
+  },
+  {
+    name: "an EtcdCluster's pod template cannot be changed",
+    patch: { spec: { podTemplate: { resources: { limits: { cpu: "500m" } } } } },
+    rejected: { field: "spec.podTemplate", message: /spec\.podTemplate is immutable/ },
+  },
+  {
+    name: "an EtcdCluster's pod template cannot be removed",
+    patch: { spec: { podTemplate: null } },
+    rejected: { field: "spec.podTemplate", message: /spec\.podTemplate is immutable/ },
+  },
+  {
+    name: "an EtcdCluster cannot change major version (3.4.23 to 4.0.0)",
+    patch: { spec: { version: "4.0.0" } },
+    rejected: {
+      field: "spec.version",
+      message: /cannot change the major version \(3\.4\.23 to 4\.0\.0\)/,
+    },
+  },
+  {
+    name:
+      "an EtcdCluster cannot skip a minor version (3.4.23 to 3.6.0): upgrades must be incremental",
+    patch: { spec: { version: "3.6.0" } },
+    rejected: {
+      field: "spec.version",
+      message: /upgrades must be incremental, one minor version at a time: 3\.4\.23 to 3\.6\.0/,
+    },
+  },
+  {
+    name: "an EtcdCluster cannot go down a minor version (3.5.21 to 3.4.23)",
+    version: "3.5.21",
+    patch: { spec: { version: "3.4.23" } },
+    rejected: {
+      field: "spec.version",
+      message: /cannot go down a minor version \(3\.5\.21 to 3\.4\.23\)/,
+    },
+  },
+  {
+    name: "an EtcdCluster cannot be changed to an invalid version",
+    patch: { spec: { version: "latest" } },
+    rejected: { field: "spec.version", message: /version "latest" is not a semantic version/ },
+  },
+  {
+    name: "an EtcdCluster can upgrade one minor version (3.4.23 to 3.5.21)",
+    patch: { spec: { version: "3.5.21" } },
+  },
+  {
+    name: "an EtcdCluster can upgrade a patch version (3.4.23 to 3.4.24)",
+    patch: { spec: { version: "3.4.24" } },
+  },
+  {
+    name: "an EtcdCluster can go down a patch version (3.4.23 to 3.4.22)",
+    patch: { spec: { version: "3.4.22" } },
+  },
+  { name: "an EtcdCluster can change its replicas", patch: { spec: { replicas: 1 } } },
+];
+
+for (const update of clusterUpdates) {
+  Deno.test(update.name, async () => {
+    await using namespace = await temporaryNamespace("crd-update");
+    const cluster = edited(
+      sample("etcdcluster"),
+      update.version ? [set("spec.version", update.version)] : [],
+    );
+    await create(namespace.name, cluster);
+    const result = await dryRunPatch(namespace.name, "etcdcluster/my-cluster", update.patch);
+    if (update.rejected) assertRejected(result, update.rejected.field, update.rejected.message);
+    else assertAccepted(result);
+  });
+}
+
+Deno.test("kubectl scale etcdcluster --replicas 5 changes spec.replicas through the scale subresource", async () => {
+  await using namespace = await temporaryNamespace("crd-scale");
+  await create(namespace.name, sample("etcdcluster"));
+  await kubectlOk(["scale", "-n", namespace.name, "etcdcluster", "my-cluster", "--replicas", "5"]);
+  const replicas = await kubectlOk([
+    "get",
+    "-n",
+    namespace.name,
+    "etcdcluster",
+    "my-cluster",
+    "-o",
+    "jsonpath={.spec.replicas}",
+  ]);
+  assert.equal(replicas, "5");
+});
+
+Deno.test("the scale subresource reports the replicas and selector the operator writes to status", async () => {
+  await using namespace = await temporaryNamespace("crd-scale-status");
+  await create(namespace.name, sample("etcdcluster"));
+  const selector = "app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=my-cluster";
+  await kubectlOk([
+    "patch",
+    "-n",
+    namespace.name,
+    "etcdcluster/my-cluster",
+    "--subresource=status",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ status: { replicas: 3, readyReplicas: 3, selector } }),
+  ]);
+  const scale = JSON.parse(
+    await kubectlOk([
+      "get",
+      "-n",
+      namespace.name,
+      "etcdcluster/my-cluster",
+      "--subresource=scale",
+      "-o",
+      "json",
+    ]),
+  );
+  assert.equal(scale.kind, "Scale");
+  assert.equal(scale.spec.replicas, 3);
+  assert.equal(scale.status.replicas, 3);
+  assert.equal(scale.status.selector, selector);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The other kinds' specs are immutable, except a schedule's.
+
+const peer: Manifest = {
+  apiVersion: "etcd.improbable.io/v1alpha1",
+  kind: "EtcdPeer",
+  metadata: { name: "my-cluster-0" },
+  spec: {
+    clusterName: "my-cluster",
+    version: "3.4.23",
+    bootstrap: {
+      static: { initialCluster: [{ name: "my-cluster-0", host: "my-cluster-0.my-cluster" }] },
+      initialClusterState: "New",
+    },
+    storage: {
+      volumeClaimTemplate: {
+        storageClassName: "standard",
+        resources: { requests: { storage: "50Mi" } },
+      },
+    },
+  },
+};
+
+interface ImmutableSpec {
+  readonly name: string;
+  readonly manifest: () => Manifest;
+  readonly resource: string;
+  readonly patch: Manifest;
+  readonly message: RegExp;
+}
+
+const immutableSpecs: readonly ImmutableSpec[] = [
+  {
+    name: "an EtcdPeer's spec cannot be changed",
+    manifest: () => peer,
+    resource: "etcdpeer/my-cluster-0",
+    patch: { spec: { version: "3.4.24" } },
+    message: /the EtcdPeer spec is immutable/,
+  },
+  {
+    name: "an EtcdBackup's spec cannot be changed",
+    manifest: () => sample("etcdbackup"),
+    resource: "etcdbackup/etcdbackup-sample",
+    patch: { spec: { source: { clusterURL: "http://my-cluster-1.my-cluster:2379" } } },
+    message: /the EtcdBackup spec is immutable/,
+  },
+  {
+    name: "an EtcdRestore's spec cannot be changed",
+    manifest: () => sample("etcdrestore"),
+    resource: "etcdrestore/etcdrestore-sample",
+    patch: { spec: { clusterTemplate: { spec: { replicas: 5 } } } },
+    message: /the EtcdRestore spec is immutable/,
+  },
+];
+
+for (const immutable of immutableSpecs) {
+  Deno.test(immutable.name, async () => {
+    await using namespace = await temporaryNamespace("crd-immutable");
+    await create(namespace.name, immutable.manifest());
+    const result = await dryRunPatch(namespace.name, immutable.resource, immutable.patch);
+    assertRejected(result, "spec", immutable.message);
+  });
+}
+
+Deno.test("an EtcdPeer with an unknown initialClusterState is rejected", async () => {
+  const manifest = edited(peer, [set("spec.bootstrap.initialClusterState", "Joining")]);
+  const result = await dryRunCreate("default", manifest);
+  assertRejected(
+    result,
+    "spec.bootstrap.initialClusterState",
+    /supported values: "New", "Existing"/,
+  );
+});
+
+Deno.test("an EtcdBackupSchedule's schedule, limits and suspension can be edited", async () => {
+  await using namespace = await temporaryNamespace("crd-schedule");
+  await create(namespace.name, sample("etcdbackupschedule"));
+  const result = await dryRunPatch(namespace.name, "etcdbackupschedule/etcdbackupschedule-sample", {
+    spec: { schedule: "@daily", successfulBackupsHistoryLimit: 10, suspend: true },
+  });
+  assertAccepted(result);
+});
