@@ -14,7 +14,8 @@ export interface PodTemplate {
 export interface VolumeClaimTemplate {
   readonly storageClassName: string;
   readonly accessModes?: readonly string[];
-  readonly resources: { readonly requests: { readonly storage: string } };
+  /** The CRD accepts an int-or-string quantity, as PersistentVolumeClaimSpec does. */
+  readonly resources: { readonly requests: { readonly storage: string | number } };
   readonly selector?: Readonly<Record<string, unknown>>;
   readonly volumeMode?: string;
 }
@@ -124,7 +125,7 @@ export function persistentVolumeClaim(peer: PeerIdentity, spec: EtcdPeerSpec) {
     spec: {
       storageClassName: template.storageClassName,
       accessModes: template.accessModes?.length ? template.accessModes : ["ReadWriteOnce"],
-      resources: { requests: { storage: template.resources.requests.storage } },
+      resources: { requests: { storage: String(template.resources.requests.storage) } },
       ...(template.selector ? { selector: template.selector } : {}),
       ...(template.volumeMode ? { volumeMode: template.volumeMode } : {}),
     },
