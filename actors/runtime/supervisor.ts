@@ -1,0 +1,291 @@
+// One-for-one supervisor: restarts a crashed child with backoff, gives up past a restart intensity.
+//
+// As in OTP: a supervisor that gives up stops all its children (reverse start order) and fails
+// towards its own parent, which treats that as one more child crash — it restarts the nested
+// supervisor (whose `init` runs again) or, past its own intensity, gives up in turn. The root has
+// no parent: it calls `onEscalate`, and the process exits so the Deployment starts a fresh one.
+//
+// Children spawned while a supervisor is down (giving up, or waiting to be restarted) are kept
+// and started when it comes back up; a child never starts while an older child of the same name
+// is still stopping, so one key is never handled by two actors at once.
+import { Actor, type ActorRef, type ActorSpec } from "./actor.ts";
+import {
+  backoffDelay,
+  defaultRestartPolicy,
+  intensityExceeded,
+  recordRestart,
+  type RestartPolicy,
+} from "./backoff.ts";
+import type { ChildStatus, ParentLink, StopOptions, SupervisedChild } from "./child.ts";
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { type ActorLabels, guardedHooks, type RuntimeHooks, silentHooks } from "./hooks.ts";
+
+export interface Escalation {
+  readonly supervisor: string;
+  /** The child whose failure exceeded the intensity (a nested supervisor's failure is an EscalationError). */
+  readonly child: ActorLabels;
+  readonly error: unknown;
+  readonly restarts: number;
+  readonly withinMs: number;
+}
+
+/** How a nested supervisor's giving up reaches its parent as a child failure. */
+export class EscalationError extends Error {
+  constructor(readonly escalation: Escalation) {
+    super(
+      `supervisor ${escalation.supervisor} gave up after ${escalation.restarts} restarts within ` +
+        `${escalation.withinMs} ms (last failure: ${escalation.child.name})`,
+      { cause: escalation.error },
+    );
+    this.name = "EscalationError";
+  }
+}
+
+export interface SupervisorSpec {
+  readonly name: string;
+  readonly restart?: RestartPolicy;
+  /** Spawns the static children; runs at start and again after every restart. */
+  readonly init?: (supervisor: Supervisor) => void;
+}
+
+export interface RootSupervisorOptions extends SupervisorSpec {
+  /** Called once all children have stopped; the caller is expected to exit the process. */
+  readonly onEscalate: (escalation: Escalation) => void;
+  readonly clock?: Clock;
+  /** Uniform in [0, 1); injectable so jittered delays are deterministic in tests. */
+  readonly random?: () => number;
+  readonly hooks?: RuntimeHooks;
+}
+
+export interface ChildSummary {
+  readonly name: string;
+  readonly kind: string;
+  readonly status: ChildStatus;
+}
+
+interface RuntimeEnvironment {
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly hooks: RuntimeHooks;
+}
+
+type Upward =
+  | { readonly kind: "root"; readonly onEscalate: (escalation: Escalation) => void }
+  | { readonly kind: "nested"; readonly parent: ParentLink };
+
+interface ChildEntry {
+  readonly child: SupervisedChild;
+  consecutiveFailures: number;
+  restartTimer: TimerId | undefined;
+}
+
+export const supervisorKind = "Supervisor";
+
+/** Creates and starts the root of a supervisor tree. */
+export function startSupervisor(options: RootSupervisorOptions): Supervisor {
+  const environment: RuntimeEnvironment = {
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+    hooks: guardedHooks(options.hooks ?? silentHooks),
+  };
+  const root = new Supervisor(options, environment, {
+    kind: "root",
+    onEscalate: options.onEscalate,
+  });
+  root.start();
+  return root;
+}
+
+export class Supervisor implements SupervisedChild {
+  readonly labels: ActorLabels;
+  readonly #spec: SupervisorSpec;
+  readonly #policy: RestartPolicy;
+  readonly #environment: RuntimeEnvironment;
+  readonly #upward: Upward;
+  // Map order is start order, which shutdown walks backwards.
+  readonly #children = new Map<string, ChildEntry>();
+  readonly #retiring = new Map<string, Promise<void>>();
+  readonly #asParent: ParentLink = {
+    failed: (child, error) => this.#childFailed(child, error),
+    healthy: (child) => this.#childHealthy(child),
+  };
+  #status: ChildStatus = "new";
+  #restarts: readonly number[] = [];
+  #givingUp: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  /** Use `startSupervisor` for a root and `spawnSupervisor` for a nested one. */
+  constructor(spec: SupervisorSpec, environment: RuntimeEnvironment, upward: Upward) {
+    this.#spec = spec;
+    this.#policy = spec.restart ?? defaultRestartPolicy;
+    this.#environment = environment;
+    this.#upward = upward;
+    this.labels = { kind: supervisorKind, name: spec.name };
+  }
+
+  get name(): string {
+    return this.#spec.name;
+  }
+
+  get status(): ChildStatus {
+    return this.#status;
+  }
+
+  start(): void {
+    if (this.#status !== "new" && this.#status !== "crashed") return;
+    this.#status = "running";
+    this.#restarts = [];
+    this.#givingUp = undefined;
+    try {
+      this.#spec.init?.(this);
+    } catch (error) {
+      return this.#giveUp(this.labels, error);
+    }
+    for (const [name, entry] of this.#children) this.#startWhenFree(name, entry.child);
+  }
+
+  /** Adds an actor under this supervisor; the name must be unique among its children. */
+  spawn<M>(spec: ActorSpec<M>): ActorRef<M> {
+    const { clock, hooks } = this.#environment;
+    const actor = new Actor(spec, { clock, hooks, parent: this.#asParent });
+    this.#adopt(spec.name, actor);
+    return actor;
+  }
+
+  spawnSupervisor(spec: SupervisorSpec): Supervisor {
+    const upward: Upward = { kind: "nested", parent: this.#asParent };
+    const nested = new Supervisor(spec, this.#environment, upward);
+    this.#adopt(spec.name, nested);
+    return nested;
+  }
+
+  /** Stops one child and forgets it; resolves when it has stopped. */
+  stopChild(name: string, options: StopOptions = { drain: false }): Promise<void> {
+    const entry = this.#children.get(name);
+    if (entry) return this.#retire(name, entry, options);
+    return this.#retiring.get(name) ?? Promise.resolve();
+  }
+
+  children(): readonly ChildSummary[] {
+    return [...this.#children.values()].map(({ child }) => ({
+      name: child.labels.name,
+      kind: child.labels.kind,
+      status: child.status,
+    }));
+  }
+
+  /** Stops every child in reverse start order (nested supervisors recursively); never rejects. */
+  stop(options: StopOptions = { drain: false }): Promise<void> {
+    this.#stopped ??= this.#shutdown(options);
+    return this.#stopped;
+  }
+
+  async #shutdown(options: StopOptions): Promise<void> {
+    this.#status = "stopping";
+    await this.#givingUp?.catch(() => {}); // a throwing onEscalate is the caller's to see, not ours
+    await this.#stopAll(options);
+    this.#status = "stopped";
+  }
+
+  #adopt(name: string, child: SupervisedChild): void {
+    if (this.#children.has(name)) {
+      throw new Error(`supervisor ${this.name} already has a child named ${name}`);
+    }
+    if (this.#status === "stopping" || this.#status === "stopped") {
+      void child.stop({ drain: false }); // a shut-down supervisor hands out dead refs
+      return;
+    }
+    this.#children.set(name, { child, consecutiveFailures: 0, restartTimer: undefined });
+    this.#startWhenFree(name, child);
+  }
+
+  #startWhenFree(name: string, child: SupervisedChild): void {
+    if (this.#status !== "running" || child.status !== "new") return;
+    const previous = this.#retiring.get(name);
+    if (!previous) return child.start();
+    void previous.then(() => {
+      if (this.#status === "running" && this.#children.get(name)?.child === child) child.start();
+    });
+  }
+
+  #entryOf(child: SupervisedChild): ChildEntry | undefined {
+    const entry = this.#children.get(child.labels.name);
+    return entry?.child === child ? entry : undefined;
+  }
+
+  #childHealthy(child: SupervisedChild): void {
+    const entry = this.#entryOf(child);
+    if (entry) entry.consecutiveFailures = 0;
+  }
+
+  #childFailed(child: SupervisedChild, error: unknown): void {
+    const entry = this.#entryOf(child);
+    // While stopping or giving up every child is being stopped anyway: no restarts.
+    if (!entry || this.#status !== "running") return;
+    const { intensity } = this.#policy;
+    this.#restarts = recordRestart(this.#restarts, this.#environment.clock.now(), intensity);
+    if (intensityExceeded(this.#restarts, intensity)) return this.#giveUp(child.labels, error);
+    this.#scheduleRestart(entry);
+  }
+
+  #scheduleRestart(entry: ChildEntry): void {
+    const { clock, random, hooks } = this.#environment;
+    entry.consecutiveFailures += 1;
+    const delayMs = backoffDelay(this.#policy.backoff, entry.consecutiveFailures, random);
+    hooks.event({
+      kind: "restartScheduled",
+      supervisor: this.name,
+      actor: entry.child.labels,
+      delayMs,
+      consecutiveFailures: entry.consecutiveFailures,
+    });
+    entry.restartTimer = clock.setTimeout(() => this.#restart(entry), delayMs);
+  }
+
+  #restart(entry: ChildEntry): void {
+    entry.restartTimer = undefined;
+    if (this.#status !== "running" || this.#entryOf(entry.child) !== entry) return;
+    this.#environment.hooks.count("restarts", entry.child.labels, 1);
+    entry.child.start();
+  }
+
+  #giveUp(child: ActorLabels, error: unknown): void {
+    this.#status = "crashed";
+    const { intensity } = this.#policy;
+    const escalation: Escalation = {
+      supervisor: this.name,
+      child,
+      error,
+      restarts: this.#restarts.length,
+      withinMs: intensity.withinMs,
+    };
+    const { hooks } = this.#environment;
+    hooks.count("escalations", this.labels, 1);
+    hooks.event({ kind: "supervisorGaveUp", ...escalation });
+    this.#givingUp = this.#stopAll({ drain: false }).then(() => this.#escalate(escalation));
+  }
+
+  #escalate(escalation: Escalation): void {
+    if (this.#status !== "crashed") return; // stopped meanwhile: nobody is waiting for news
+    if (this.#upward.kind === "root") return this.#upward.onEscalate(escalation);
+    this.#upward.parent.failed(this, new EscalationError(escalation));
+  }
+
+  async #stopAll(options: StopOptions): Promise<void> {
+    for (const [name, entry] of [...this.#children].reverse()) {
+      await this.#retire(name, entry, options);
+    }
+    await Promise.all(this.#retiring.values());
+  }
+
+  #retire(name: string, entry: ChildEntry, options: StopOptions): Promise<void> {
+    if (entry.restartTimer !== undefined) this.#environment.clock.clearTimeout(entry.restartTimer);
+    entry.restartTimer = undefined;
+    this.#children.delete(name);
+    const stopped = Promise.all([this.#retiring.get(name), entry.child.stop(options)]).then(() => {
+      if (this.#retiring.get(name) === stopped) this.#retiring.delete(name);
+    });
+    this.#retiring.set(name, stopped);
+    return stopped;
+  }
+}
