@@ -1,0 +1,101 @@
+// etcd3 clients for a set of endpoints or for exactly one member, with a deadline on every call.
+import { Etcd3, type IOptions } from "etcd3";
+import type { Member } from "./observation.ts";
+
+export const defaultCallTimeoutMs = 5_000;
+
+export interface ClientOptions {
+  /** How long one call may take, its retries included. */
+  readonly callTimeoutMs?: number;
+  /** TLS material, handed to etcd3 as is (endpoints are then `https://`). */
+  readonly credentials?: IOptions["credentials"];
+}
+
+/**
+ * Where the operator reaches a member. In the cluster that is the advertised client URL (a DNS
+ * name); from outside it may be a pod IP or a port-forward, so callers can swap this out.
+ */
+export type MemberEndpoint = (member: Member) => string | undefined;
+
+export const advertisedEndpoint: MemberEndpoint = (member) => member.clientURLs[0];
+
+type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>>;
+
+/**
+ * Replaces etcd3's per-host circuit breaker. After three UNAVAILABLE answers (which etcd also
+ * uses for "unhealthy cluster" and "rpc not supported for learner") the breaker rejects every call
+ * to that host for 5 s with an opaque "circuit breaker is open"; the operator has its own backoff
+ * and needs the real error of each call. etcd3's global retry (another host, same deadline) stays.
+ */
+const noCircuitBreaker = (): HostPolicy => ({
+  _altReturn: undefined as never,
+  onSuccess: () => ({ dispose: () => {} }),
+  onFailure: () => ({ dispose: () => {} }),
+  execute: async (call) => await call({ signal: new AbortController().signal }),
+});
+
+/** A client that may reach any of its endpoints: for cluster-wide calls (member list, add, …). */
+export class EtcdClient implements Disposable {
+  readonly etcd: Etcd3;
+  readonly callTimeoutMs: number;
+
+  constructor(readonly endpoints: readonly string[], options: ClientOptions = {}) {
+    const callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
+    this.callTimeoutMs = callTimeoutMs;
+    this.etcd = new Etcd3({
+      hosts: [...endpoints],
+      credentials: options.credentials,
+      faultHandling: { host: noCircuitBreaker },
+      // A safety net for calls made without callOptions(): etcd3 sets no deadline by itself.
+      defaultCallOptions: (context) =>
+        context.isStream ? {} : { deadline: Date.now() + callTimeoutMs },
+    });
+  }
+
+  /**
+   * Options for one call. The deadline is absolute, so etcd3's own retries (on another host, or
+   * the same one) all share it rather than each getting a fresh timeout.
+   */
+  callOptions(): { readonly deadline: number } {
+    return { deadline: Date.now() + this.callTimeoutMs };
+  }
+
+  close(): void {
+    this.etcd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * A client whose only host is one member. Status, snapshot, moveLeader and defragment answer
+ * for the member that receives them, and etcd3 picks a random host per call, so these calls
+ * need a client that cannot pick another one.
+ */
+export class MemberClient extends EtcdClient {
+  constructor(readonly endpoint: string, options: ClientOptions = {}) {
+    super([endpoint], options);
+  }
+}
+
+/** Runs `use` with a client for `endpoints` and closes the client whatever happens. */
+export async function withClient<T>(
+  endpoints: readonly string[],
+  use: (client: EtcdClient) => Promise<T>,
+  options: ClientOptions = {},
+): Promise<T> {
+  using client = new EtcdClient(endpoints, options);
+  return await use(client);
+}
+
+/** Runs `use` with a client for exactly one member and closes it whatever happens. */
+export async function withMemberClient<T>(
+  endpoint: string,
+  use: (client: MemberClient) => Promise<T>,
+  options: ClientOptions = {},
+): Promise<T> {
+  using client = new MemberClient(endpoint, options);
+  return await use(client);
+}

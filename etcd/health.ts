@@ -1,0 +1,93 @@
+// Observes an etcd cluster: member list, alarms, and a Status + read + /version probe per member.
+import type { IMember } from "etcd3";
+import {
+  advertisedEndpoint,
+  type ClientOptions,
+  defaultCallTimeoutMs,
+  type EtcdClient,
+  type MemberClient,
+  type MemberEndpoint,
+  withClient,
+  withMemberClient,
+} from "./client.ts";
+import { attempt } from "./errors.ts";
+import {
+  buildObservation,
+  type ClusterObservation,
+  type RawMemberProbe,
+  toMember,
+  type VersionResponse,
+} from "./observation.ts";
+
+export interface ObserveOptions extends ClientOptions {
+  readonly memberEndpoint?: MemberEndpoint;
+}
+
+/**
+ * One snapshot of the cluster for the planners. Never throws: whatever fails is recorded in the
+ * snapshot's `errors`. Members are probed in parallel, each within the call deadline.
+ */
+export async function observeCluster(
+  endpoints: readonly string[],
+  options: ObserveOptions = {},
+): Promise<ClusterObservation> {
+  // attempt() also catches what the client constructor throws (no endpoints, mixed http/https).
+  const listed = await attempt(() => withClient(endpoints, listMembersAndAlarms, options));
+  const [memberList, alarms] = listed.ok ? listed.value : [listed, listed];
+  const members = memberList.ok ? memberList.value.members : [];
+  const probes = await Promise.all(
+    members.map(async (member) => [member.ID, await probe(member, options)] as const),
+  );
+  return buildObservation({ memberList, alarms, probes: Object.fromEntries(probes) });
+}
+
+function listMembersAndAlarms(client: EtcdClient) {
+  return Promise.all([
+    // Linearizable, so a member that missed a membership change cannot hide it (etcd 3.4 ignores
+    // the flag and answers from its own view).
+    attempt(() => client.etcd.cluster.memberList({ linearizable: true }, client.callOptions())),
+    attempt(() =>
+      client.etcd.maintenance.alarm(
+        { action: "Get", memberID: 0, alarm: "None" },
+        client.callOptions(),
+      )
+    ),
+  ]);
+}
+
+async function probe(raw: IMember, options: ObserveOptions): Promise<RawMemberProbe> {
+  const member = toMember(raw);
+  const endpoint = (options.memberEndpoint ?? advertisedEndpoint)(member);
+  if (endpoint === undefined) return {};
+  const probed = await attempt(() =>
+    withMemberClient(endpoint, (client) => probeWith(client, member.isLearner), options)
+  );
+  return probed.ok ? probed.value : { status: probed };
+}
+
+async function probeWith(client: MemberClient, isLearner: boolean): Promise<RawMemberProbe> {
+  const [status, read, version] = await Promise.all([
+    attempt(() => client.etcd.maintenance.status(client.callOptions())),
+    // Learners refuse reads ("rpc not supported for learner"), so only voters are asked.
+    isLearner
+      ? undefined
+      : attempt(() => client.etcd.get("health").options(client.callOptions()).exec()),
+    attempt(() => fetchVersion(client.endpoint, client.callTimeoutMs)),
+  ]);
+  return { status, read, version };
+}
+
+/** `/version` is plain HTTP next to the gRPC API; it is the only place showing the cluster version. */
+async function fetchVersion(
+  endpoint: string,
+  timeoutMs = defaultCallTimeoutMs,
+): Promise<VersionResponse> {
+  const response = await fetch(new URL("/version", endpoint), {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`GET ${endpoint}/version: HTTP ${response.status}`);
+  }
+  return await response.json() as VersionResponse;
+}
