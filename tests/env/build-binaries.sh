@@ -12,20 +12,22 @@ mkdir -p "$cache/src" "$cache/bin"
 
 log() { printf '[build] %s\n' "$*" >&2; }
 
-# wrapper_module DIR MODULE@VERSION [REPLACE_LINES]: a throwaway module that requires MODULE, so
-# `go build` can build its commands with exactly the dependency versions MODULE itself asks for.
+# wrapper_module DIR "MODULE@VERSION ..." [REPLACE_LINES]: a throwaway module that requires the
+# modules, so `go build` builds their commands with exactly the dependency versions they ask for.
+# Every module whose command is built must be listed: `go mod tidy` would pick the newest release
+# of an unlisted one (and drag the others up to it).
 wrapper_module() {
-  local dir=$1 requirement=$2 replaces=${3:-}
+  local dir=$1 requirements=$2 replaces=${3:-} requirement
   mkdir -p "$dir"
   {
     echo "module etcd-operator-env/build"
     echo "go 1.24.0"
-    echo "require ${requirement/@/ }"
+    for requirement in $requirements; do echo "require ${requirement/@/ }"; done
     [ -z "$replaces" ] || printf 'replace (\n%s\n)\n' "$replaces"
   } >"$dir/go.mod"
 }
 
-# build NAME VERSION MODULE@VERSION "PKG=OUT ..." [LDFLAGS] [REPLACES]
+# build NAME VERSION "MODULE@VERSION ..." "PKG=OUT ..." [LDFLAGS] [REPLACES]
 build() {
   local name=$1 version=$2 requirement=$3 targets=$4 ldflags=${5:-} replaces=${6:-}
   local out="$cache/bin/$name-$version" src="$cache/src/$name-$version"
@@ -80,7 +82,8 @@ build_local() {
 started=$SECONDS
 build_local pause "$here/images/pause"
 build_local cri-teardown "$here/cri-teardown"
-build etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+build etcd "$ETCD_VERSION" \
+  "go.etcd.io/etcd/server/v3@$ETCD_VERSION go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION go.etcd.io/etcd/etcdutl/v3@$ETCD_VERSION" \
   "go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl go.etcd.io/etcd/etcdutl/v3=etcdutl"
 build_kubernetes
 build coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "github.com/coredns/coredns=coredns"
