@@ -104,7 +104,10 @@ function etcdctlFromPod(namespace: string, podName: string, args: readonly strin
 async function waitUntilServing(namespace: string, attemptPrefix: string): Promise<void> {
   // The pod is Running before etcd answers and before DNS has its record: retry a few times.
   for (let attempt = 0; attempt < 20; attempt++) {
-    const health = await etcdctlFromPod(namespace, `${attemptPrefix}-${attempt}`, ["endpoint", "health"]);
+    const health = await etcdctlFromPod(namespace, `${attemptPrefix}-${attempt}`, [
+      "endpoint",
+      "health",
+    ]);
     if (health.phase === "Succeeded") return;
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
@@ -114,17 +117,37 @@ async function waitUntilServing(namespace: string, attemptPrefix: string): Promi
 Deno.test("an etcd 3.4.23 pod on a standard PVC answers etcdctl through its headless-service DNS name, and its data survives the pod's deletion", async () => {
   await using namespace = await temporaryNamespace("env-etcd");
   await apply(singleEtcdMember(namespace.name));
-  const pvcPhase = await kubectlOk(["get", "pvc", "-n", namespace.name, "etcd-0", "-o", "jsonpath={.status.phase}"]);
+  const pvcPhase = await kubectlOk([
+    "get",
+    "pvc",
+    "-n",
+    namespace.name,
+    "etcd-0",
+    "-o",
+    "jsonpath={.status.phase}",
+  ]);
   const first = await etcdPod(namespace.name);
   await waitForPodPhase(namespace.name, first.name, ["Running"], 120);
   await waitUntilServing(namespace.name, "health-a");
 
-  const put = await etcdctlFromPod(namespace.name, "put", ["put", "smoke-key", "written-before-deletion"]);
+  const put = await etcdctlFromPod(namespace.name, "put", [
+    "put",
+    "smoke-key",
+    "written-before-deletion",
+  ]);
   assert.equal(put.phase, "Succeeded", put.logs);
   assert.match(put.logs, /OK/);
   assert(["Bound", "Pending"].includes(pvcPhase.trim()), `PVC phase ${pvcPhase}`);
   assert.equal(
-    await kubectlOk(["get", "pvc", "-n", namespace.name, "etcd-0", "-o", "jsonpath={.status.phase}"]),
+    await kubectlOk([
+      "get",
+      "pvc",
+      "-n",
+      namespace.name,
+      "etcd-0",
+      "-o",
+      "jsonpath={.status.phase}",
+    ]),
     "Bound",
   );
 
@@ -134,7 +157,11 @@ Deno.test("an etcd 3.4.23 pod on a standard PVC answers etcdctl through its head
   await waitForPodPhase(namespace.name, second.name, ["Running"], 120);
   await waitUntilServing(namespace.name, "health-b");
 
-  const get = await etcdctlFromPod(namespace.name, "get", ["get", "smoke-key", "--print-value-only"]);
+  const get = await etcdctlFromPod(namespace.name, "get", [
+    "get",
+    "smoke-key",
+    "--print-value-only",
+  ]);
   assert.equal(get.phase, "Succeeded", get.logs);
   assert.equal(get.logs.trim(), "written-before-deletion");
 });
@@ -171,14 +198,36 @@ data: {payload: ${JSON.stringify(payload)}}
     const put = await runPodToCompletion(namespace.name, {
       name: `put-${index}`,
       image: operatorImage,
-      command: ["/usr/local/bin/deno", "run", "-A", "--cached-only", "/app/mod.ts", "object", "put", url, "--file", "/payload/payload"],
+      command: [
+        "/usr/local/bin/deno",
+        "run",
+        "-A",
+        "--cached-only",
+        "/app/mod.ts",
+        "object",
+        "put",
+        url,
+        "--file",
+        "/payload/payload",
+      ],
       extraSpec,
     }); // deno-fmt-ignore
     assert.equal(put.phase, "Succeeded", `put ${url}: ${put.logs}`);
     const get = await runPodToCompletion(namespace.name, {
       name: `get-${index}`,
       image: operatorImage,
-      command: ["/usr/local/bin/deno", "run", "-A", "--cached-only", "/app/mod.ts", "object", "get", url, "--sha256", digest],
+      command: [
+        "/usr/local/bin/deno",
+        "run",
+        "-A",
+        "--cached-only",
+        "/app/mod.ts",
+        "object",
+        "get",
+        url,
+        "--sha256",
+        digest,
+      ],
       extraSpec,
     }); // deno-fmt-ignore
     assert.equal(get.phase, "Succeeded", `get ${url}: ${get.logs}`);
@@ -189,9 +238,19 @@ data: {payload: ${JSON.stringify(payload)}}
 Deno.test("the operator's kubeconfig is allowed what its ClusterRole grants and forbidden everything else", async () => {
   const asOperator = (args: string[]) => kubectl(args, { kubeconfig: e2e.operatorKubeconfig() });
   const whoami = await asOperator(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
-  assert.equal(whoami.stdout, "system:serviceaccount:etcd-operator-system:etcd-operator", whoami.stderr);
+  assert.equal(
+    whoami.stdout,
+    "system:serviceaccount:etcd-operator-system:etcd-operator",
+    whoami.stderr,
+  );
 
-  for (const allowed of [["get", "replicasets", "-A"], ["get", "persistentvolumeclaims", "-A"], ["get", "poddisruptionbudgets", "-A"]]) {
+  for (
+    const allowed of [["get", "replicasets", "-A"], ["get", "persistentvolumeclaims", "-A"], [
+      "get",
+      "poddisruptionbudgets",
+      "-A",
+    ]]
+  ) {
     const result = await asOperator(allowed);
     assert(result.success, `expected ${allowed.join(" ")} to be allowed: ${result.stderr}`);
   }

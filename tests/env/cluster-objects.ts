@@ -76,7 +76,13 @@ ${
 apiVersion: v1
 kind: Namespace
 metadata: {name: ${objectStores.namespace}}
-${hostService(objectStores.namespace, "minio", [{ name: "s3", port: ports.minio, protocol: "TCP" }])}${
+${
+    hostService(objectStores.namespace, "minio", [{
+      name: "s3",
+      port: ports.minio,
+      protocol: "TCP",
+    }])
+  }${
     hostService(objectStores.namespace, "fake-gcs", [{
       name: "http",
       port: ports.fakeGcs,

@@ -49,8 +49,7 @@ export const bin = {
     join(binaryDir("fake-gcs-server", versions.FAKE_GCS_SERVER_VERSION), "fake-gcs-server"),
   pause: () => localBinary("pause", join(envDir, "images", "pause")),
   criTeardown: () => localBinary("cri-teardown", join(envDir, "cri-teardown")),
-  deno: () =>
-    join(cacheDir, `deno-${versions.DENO_VERSION}`, "node_modules", "deno", "deno"),
+  deno: () => join(cacheDir, `deno-${versions.DENO_VERSION}`, "node_modules", "deno", "deno"),
 };
 
 /**

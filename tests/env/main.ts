@@ -1,6 +1,6 @@
 // `deno task env:up | env:down | env:status`: the local single-node Kubernetes the tests run on.
 import { join } from "node:path";
-import { S3Client, CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   bin,
   cacheDir,
@@ -62,7 +62,11 @@ export interface EnvironmentInfo {
     readonly secretKey: string;
     readonly region: string;
   };
-  readonly gcs: { readonly endpoint: string; readonly inClusterEndpoint: string; readonly bucket: string };
+  readonly gcs: {
+    readonly endpoint: string;
+    readonly inClusterEndpoint: string;
+    readonly bucket: string;
+  };
 }
 
 const log = (message: string) => console.error(`[env] ${message}`);
@@ -125,7 +129,12 @@ async function httpOk(url: string): Promise<boolean> {
 
 async function startImages(): Promise<void> {
   const archives = await buildImages();
-  await waitFor("containerd", () => Deno.stat(files.containerdSocket).then(() => true), 30_000, "containerd");
+  await waitFor(
+    "containerd",
+    () => Deno.stat(files.containerdSocket).then(() => true),
+    30_000,
+    "containerd",
+  );
   await importImages(files.containerdSocket, archives);
 }
 
@@ -168,7 +177,9 @@ async function createBuckets(): Promise<void> {
   });
   try {
     const bucket = { Bucket: objectStores.minio.bucket };
-    await s3.send(new HeadBucketCommand(bucket)).catch(() => s3.send(new CreateBucketCommand(bucket)));
+    await s3.send(new HeadBucketCommand(bucket)).catch(() =>
+      s3.send(new CreateBucketCommand(bucket))
+    );
   } finally {
     s3.destroy();
   }
@@ -233,24 +244,63 @@ export async function up(): Promise<void> {
   await startDaemon(all.containerd);
   await startDaemon(all["backing-etcd"]);
   const images = startImages();
-  await waitFor("backing etcd", () => httpOk(`http://127.0.0.1:${ports.backingEtcdClient}/health`), 30_000, "backing-etcd");
+  await waitFor(
+    "backing etcd",
+    () => httpOk(`http://127.0.0.1:${ports.backingEtcdClient}/health`),
+    30_000,
+    "backing-etcd",
+  );
   await startDaemon(all["kube-apiserver"]);
-  await waitFor("kube-apiserver /readyz", async () => (await kubectl(["get", "--raw", "/readyz"])).stdout.trim() === "ok", 90_000, "kube-apiserver");
+  await waitFor(
+    "kube-apiserver /readyz",
+    async () => (await kubectl(["get", "--raw", "/readyz"])).stdout.trim() === "ok",
+    90_000,
+    "kube-apiserver",
+  );
   await applyBaseObjects();
-  for (const name of ["kube-controller-manager", "kube-scheduler", "kube-proxy", "coredns", "minio", "fake-gcs-server"]) {
+  for (
+    const name of [
+      "kube-controller-manager",
+      "kube-scheduler",
+      "kube-proxy",
+      "coredns",
+      "minio",
+      "fake-gcs-server",
+    ]
+  ) {
     await startDaemon(all[name]);
   }
   await images; // the kubelet must find the pause and etcd images locally: there is no registry
   await startDaemon(all.kubelet);
-  await waitFor("minio", () => httpOk(`http://${network.nodeIp}:${ports.minio}/minio/health/ready`), 60_000, "minio");
-  await waitFor("fake-gcs-server", () => httpOk(`http://${network.nodeIp}:${ports.fakeGcs}/storage/v1/b`), 30_000, "fake-gcs-server");
+  await waitFor(
+    "minio",
+    () => httpOk(`http://${network.nodeIp}:${ports.minio}/minio/health/ready`),
+    60_000,
+    "minio",
+  );
+  await waitFor(
+    "fake-gcs-server",
+    () => httpOk(`http://${network.nodeIp}:${ports.fakeGcs}/storage/v1/b`),
+    30_000,
+    "fake-gcs-server",
+  );
   await createBuckets();
   await waitFor(`node ${nodeName} Ready`, nodeReady, 120_000, "kubelet");
-  await waitFor("the default ServiceAccount", async () => (await kubectl(["get", "serviceaccount", "default", "-n", "default"], undefined)).success, 60_000, "kube-controller-manager");
+  await waitFor(
+    "the default ServiceAccount",
+    async () =>
+      (await kubectl(["get", "serviceaccount", "default", "-n", "default"], undefined)).success,
+    60_000,
+    "kube-controller-manager",
+  );
   await writeOperatorKubeconfig();
   await writeFile(files.envJson, JSON.stringify(environmentInfo(), null, 2));
   const total = (Date.now() - started) / 1000;
-  log(`cluster ready in ${total.toFixed(1)} s (of which building binaries: ${buildSeconds.toFixed(1)} s)`);
+  log(
+    `cluster ready in ${total.toFixed(1)} s (of which building binaries: ${
+      buildSeconds.toFixed(1)
+    } s)`,
+  );
   log(`admin kubeconfig:    ${files.adminKubeconfig}`);
   log(`operator kubeconfig: ${files.operatorKubeconfig}`);
   log(`details:             ${files.envJson}`);
@@ -274,7 +324,17 @@ async function removeContainers(): Promise<void> {
 
 export async function down(): Promise<void> {
   const started = Date.now();
-  for (const name of ["kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager", "coredns", "minio", "fake-gcs-server"]) {
+  for (
+    const name of [
+      "kubelet",
+      "kube-proxy",
+      "kube-scheduler",
+      "kube-controller-manager",
+      "coredns",
+      "minio",
+      "fake-gcs-server",
+    ]
+  ) {
     await stopDaemon(name);
   }
   await removeContainers();
@@ -292,10 +352,16 @@ export async function down(): Promise<void> {
   try {
     preexisting = JSON.parse(await Deno.readTextFile(join(stateDir, "preexisting.json")));
   } catch { /* never came up: nothing of ours there */ }
-  if (!preexisting.hostpathExisted) await Deno.remove("/tmp/hostpath_pv", { recursive: true }).catch(() => {});
+  if (!preexisting.hostpathExisted) {
+    await Deno.remove("/tmp/hostpath_pv", { recursive: true }).catch(() => {});
+  }
   await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   await Deno.remove(runDir, { recursive: true }).catch(() => {});
-  log(`cluster removed in ${((Date.now() - started) / 1000).toFixed(1)} s (binaries and images stay cached in ${cacheDir})`);
+  log(
+    `cluster removed in ${
+      ((Date.now() - started) / 1000).toFixed(1)
+    } s (binaries and images stay cached in ${cacheDir})`,
+  );
 }
 
 export async function status(): Promise<boolean> {
@@ -306,7 +372,14 @@ export async function status(): Promise<boolean> {
     console.log(`${name.padEnd(24)} ${pid === undefined ? "stopped" : `running (pid ${pid})`}`);
   }
   if (runningPid("kube-apiserver") !== undefined) {
-    const nodes = await run(kubectlBinary(), ["--kubeconfig", files.adminKubeconfig, "get", "nodes", "-o", "wide"], { allowFailure: true });
+    const nodes = await run(kubectlBinary(), [
+      "--kubeconfig",
+      files.adminKubeconfig,
+      "get",
+      "nodes",
+      "-o",
+      "wide",
+    ], { allowFailure: true });
     console.log(nodes.stdout || nodes.stderr);
   }
   console.log(`details: ${files.envJson}`);

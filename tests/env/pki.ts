@@ -39,7 +39,12 @@ export const identities = {
     organization: "system:masters",
     usage: "client",
   },
-  admin: { file: "admin", commonName: "etcd-env-admin", organization: "system:masters", usage: "client" },
+  admin: {
+    file: "admin",
+    commonName: "etcd-env-admin",
+    organization: "system:masters",
+    usage: "client",
+  },
   controllerManager: {
     file: "controller-manager",
     commonName: "system:kube-controller-manager",
@@ -71,8 +76,22 @@ export async function ensureCertificateAuthority(): Promise<void> {
   await Deno.mkdir(pkiDir, { recursive: true });
   if (!await exists(caCert)) {
     await run("openssl", [
-      "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-      "-keyout", join(pkiDir, "ca.key"), "-out", caCert, "-days", "3650", "-subj", "/CN=etcd-env-ca",
+      "req",
+      "-x509",
+      "-new",
+      "-nodes",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-keyout",
+      join(pkiDir, "ca.key"),
+      "-out",
+      caCert,
+      "-days",
+      "3650",
+      "-subj",
+      "/CN=etcd-env-ca",
     ]); // deno-fmt-ignore
   }
   if (!await exists(serviceAccountKey)) {
@@ -96,8 +115,19 @@ export async function ensureCertificate(identity: Identity): Promise<void> {
   const extFile = join(pkiDir, `${identity.file}.ext`);
   await Deno.writeTextFile(extFile, extensions + "\n");
   await run("openssl", [
-    "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-    "-keyout", keyPath(identity), "-out", csr, "-subj", subject,
+    "req",
+    "-new",
+    "-nodes",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-keyout",
+    keyPath(identity),
+    "-out",
+    csr,
+    "-subj",
+    subject,
   ]); // deno-fmt-ignore
   await run("openssl", [
     "x509", "-req", "-in", csr, "-CA", caCert, "-CAkey", join(pkiDir, "ca.key"), "-CAcreateserial",
@@ -107,8 +137,7 @@ export async function ensureCertificate(identity: Identity): Promise<void> {
   await Deno.remove(extFile);
 }
 
-const base64File = async (path: string) =>
-  btoa(String.fromCharCode(...await Deno.readFile(path)));
+const base64File = async (path: string) => btoa(String.fromCharCode(...await Deno.readFile(path)));
 
 export type KubeconfigUser =
   | { readonly kind: "certificate"; readonly identity: Identity }

@@ -84,7 +84,9 @@ export function pidsMatching(needle: string): number[] {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-      if (cmdline.includes(needle) && Number(entry.name) !== Deno.pid) pids.push(Number(entry.name));
+      if (cmdline.includes(needle) && Number(entry.name) !== Deno.pid) {
+        pids.push(Number(entry.name));
+      }
     } catch { /* exited while we looked */ }
   }
   return pids;
@@ -135,7 +137,9 @@ export async function run(
     stderr: new TextDecoder().decode(output.stderr),
   };
   if (!result.success && !options.allowFailure) {
-    throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.trim() || result.stdout}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed: ${result.stderr.trim() || result.stdout}`,
+    );
   }
   return result;
 }

@@ -124,7 +124,15 @@ export async function waitForPodPhase(
   const deadline = Date.now() + timeoutSeconds * 1000;
   let phase = "";
   while (Date.now() < deadline) {
-    const result = await kubectl(["get", "pod", "-n", namespace, name, "-o", "jsonpath={.status.phase}"]);
+    const result = await kubectl([
+      "get",
+      "pod",
+      "-n",
+      namespace,
+      name,
+      "-o",
+      "jsonpath={.status.phase}",
+    ]);
     phase = result.stdout.trim();
     if (phases.includes(phase)) return phase;
     await new Promise((resolve) => setTimeout(resolve, 500));
