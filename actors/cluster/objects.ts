@@ -1,0 +1,72 @@
+// The objects a cluster owns directly: its headless Service, its PodDisruptionBudget, its EtcdPeers. Pure.
+import { ownerReference } from "../peer/resources.ts";
+import type { EtcdClusterObject } from "../types.ts";
+import { clusterLabel, peerLabel } from "../types.ts";
+import type { NewPeer } from "./plan.ts";
+
+const managedBy = { "app.kubernetes.io/managed-by": "etcd-operator" };
+
+export function clusterLabels(clusterName: string): Record<string, string> {
+  return { "app.kubernetes.io/name": "etcd", [clusterLabel]: clusterName };
+}
+
+function ownedMetadata(cluster: EtcdClusterObject, name: string, labels: Record<string, string>) {
+  return {
+    name,
+    namespace: cluster.metadata.namespace,
+    labels: { ...labels, ...managedBy },
+    ownerReferences: [ownerReference("EtcdCluster", cluster.metadata)],
+  };
+}
+
+/** Stable DNS for every member, published before the member is ready so peers can find each other. */
+export function headlessService(cluster: EtcdClusterObject) {
+  const name = cluster.metadata.name;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: ownedMetadata(cluster, name, clusterLabels(name)),
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: clusterLabels(name),
+      ports: [
+        { name: "etcd-client", port: 2379, targetPort: 2379, protocol: "TCP" },
+        { name: "etcd-peer", port: 2380, targetPort: 2380, protocol: "TCP" },
+      ],
+    },
+  };
+}
+
+/** Voluntary evictions (kubectl drain) may never take the cluster below quorum. */
+export function disruptionBudget(cluster: EtcdClusterObject, minAvailable: number) {
+  const name = cluster.metadata.name;
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: ownedMetadata(cluster, name, clusterLabels(name)),
+    spec: { minAvailable, selector: { matchLabels: clusterLabels(name) } },
+  };
+}
+
+export function peerObject(cluster: EtcdClusterObject, peer: NewPeer) {
+  const clusterName = cluster.metadata.name;
+  return {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind: "EtcdPeer",
+    metadata: ownedMetadata(cluster, peer.name, {
+      ...clusterLabels(clusterName),
+      [peerLabel]: peer.name,
+    }),
+    spec: {
+      clusterName,
+      version: cluster.spec.version,
+      bootstrap: {
+        static: { initialCluster: peer.initialCluster.map((member) => ({ ...member })) },
+        initialClusterState: peer.initialClusterState,
+      },
+      storage: cluster.spec.storage,
+      ...(cluster.spec.podTemplate ? { podTemplate: cluster.spec.podTemplate } : {}),
+    },
+  };
+}

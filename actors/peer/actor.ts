@@ -1,0 +1,117 @@
+// The EtcdPeer actor: keeps the peer's PVC and one-pod ReplicaSet in place and reports its etcd version.
+import type { ActorSpec, Behavior } from "../runtime/mod.ts";
+import type { KubeClient } from "../../k8s/client.ts";
+import { resources } from "../../k8s/resources.ts";
+import type { StoreReader } from "../../k8s/store.ts";
+import type { Logger } from "../../observability/log.ts";
+import type {
+  EtcdPeerObject,
+  EventSink,
+  PersistentVolumeClaimObject,
+  PodObject,
+  ReplicaSetObject,
+} from "../types.ts";
+import { type EndpointMode, memberClientEndpoint } from "../cluster/observe.ts";
+import { persistentVolumeClaim, replicaSet } from "./resources.ts";
+
+export type PeerMessage = { readonly kind: "reconcile" };
+
+export interface PeerStores {
+  readonly peers: StoreReader<EtcdPeerObject>;
+  readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
+  readonly replicaSets: StoreReader<ReplicaSetObject>;
+  readonly pods: StoreReader<PodObject>;
+}
+
+export interface PeerActorDeps {
+  readonly kube: KubeClient;
+  readonly stores: PeerStores;
+  readonly events: EventSink;
+  readonly endpointMode: EndpointMode;
+  readonly etcdRepository: string;
+  readonly log: Logger;
+}
+
+export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessage> {
+  return {
+    kind: "EtcdPeer",
+    name: key,
+    mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
+    init: (context): Behavior<PeerMessage> => ({
+      async handle() {
+        const peer = deps.stores.peers.get(key);
+        if (!peer || peer.metadata.deletionTimestamp) return;
+        const delay = await reconcilePeer(peer, deps);
+        context.scheduleSelf({ kind: "reconcile" }, delay);
+      },
+    }),
+  };
+}
+
+async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise<number> {
+  const key = `${peer.metadata.namespace}/${peer.metadata.name}`;
+  const log = deps.log.with({ peer: key });
+  const claim = deps.stores.volumeClaims.get(key);
+  // A volume from an earlier member of the same name is still going away: a new member must start empty.
+  if (claim?.metadata.deletionTimestamp) return 2_000;
+  if (!claim) {
+    const created = await deps.kube.create(
+      resources.persistentVolumeClaims,
+      persistentVolumeClaim(peer.metadata, peer.spec),
+    );
+    if (!created.ok && created.error.kind !== "alreadyExists") {
+      log.warn("creating the volume claim failed", { error: created.error.message });
+      return 5_000;
+    }
+  }
+  if (!deps.stores.replicaSets.get(key)) {
+    const created = await deps.kube.create(
+      resources.replicaSets,
+      replicaSet(peer.metadata, peer.spec, deps.etcdRepository),
+    );
+    if (!created.ok && created.error.kind !== "alreadyExists") {
+      log.warn("creating the replica set failed", { error: created.error.message });
+      return 5_000;
+    }
+  }
+  const serverVersion = await readServerVersion(peer, deps);
+  if (serverVersion && serverVersion !== peer.status?.serverVersion) {
+    const patched = await deps.kube.mergePatch(
+      resources.etcdPeers,
+      { namespace: peer.metadata.namespace, name: peer.metadata.name },
+      { status: { serverVersion } },
+      { subresource: "status" },
+    );
+    if (!patched.ok) log.warn("status update failed", { error: patched.error.message });
+  }
+  return serverVersion === peer.spec.version ? 60_000 : 3_000;
+}
+
+/** The member's own `/version` answer; undefined while it is not running. */
+async function readServerVersion(
+  peer: EtcdPeerObject,
+  deps: PeerActorDeps,
+): Promise<string | undefined> {
+  const pods = deps.stores.pods.list().filter((pod) =>
+    pod.metadata.namespace === peer.metadata.namespace
+  );
+  const endpoint = memberClientEndpoint(
+    deps.endpointMode,
+    peer.metadata.namespace,
+    peer.spec.clusterName,
+    peer.metadata.name,
+    pods,
+  );
+  if (!endpoint) return undefined;
+  try {
+    const response = await fetch(`${endpoint}/version`, { signal: AbortSignal.timeout(2_000) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const body = await response.json() as { etcdserver?: string };
+    return body.etcdserver;
+  } catch {
+    return undefined;
+  }
+}
