@@ -1,0 +1,106 @@
+// The object-store facade: s3:// and gs:// transfers by location, for backups and restore pods.
+import type { CredentialsSource } from "./credentials.ts";
+import { failure, type ObjectResult } from "./errors.ts";
+import * as gcs from "./gcs.ts";
+import * as s3 from "./s3.ts";
+import type { Digest, ObjectDownload } from "./streams.ts";
+import { formatObjectURL, type ObjectLocation } from "./url.ts";
+
+export {
+  credentialsFromEnvironment,
+  credentialsFromSecret,
+  type CredentialsSource,
+  decodeSecretData,
+  describeCredentials,
+  type GcsCredentials,
+  type ObjectCredentials,
+  type S3Credentials,
+  type SecretData,
+  secretKeys,
+} from "./credentials.ts";
+export {
+  isTransient,
+  type ObjectErrorKind,
+  type ObjectFailure,
+  type ObjectResult,
+  ObjectStoreError,
+} from "./errors.ts";
+export type { Digest, ObjectDownload } from "./streams.ts";
+export {
+  formatObjectURL,
+  type GcsLocation,
+  type ObjectLocation,
+  parseObjectURL,
+  type S3Location,
+  type URLError,
+} from "./url.ts";
+
+export interface TransferOptions {
+  /** `undefined`: whatever the SDK finds in the environment. Must match the location's store. */
+  readonly credentials?: CredentialsSource;
+  /** Stops the transfer; use `AbortSignal.timeout` for a deadline (reported as `unreachable`). */
+  readonly signal?: AbortSignal;
+}
+
+export interface UploadOptions extends TransferOptions {
+  /** S3 multipart part size or GCS resumable chunk size; memory grows with it. Default 8 MiB. */
+  readonly partSizeBytes?: number;
+}
+
+/** Streams `body` into the object; resolves with the size and sha256 of what was stored. */
+export function uploadObject(
+  location: ObjectLocation,
+  body: ReadableStream<Uint8Array>,
+  options: UploadOptions = {},
+): Promise<ObjectResult<Digest>> {
+  const { credentials } = options;
+  if (location.kind === "s3") {
+    if (credentials?.kind === "gcs") return mismatch(location, body);
+    return s3.upload(location, body, { ...options, credentials });
+  }
+  if (credentials?.kind === "s3") return mismatch(location, body);
+  return gcs.upload(location, body, { ...options, credentials });
+}
+
+/** Opens the object for reading; fails before any byte if it does not exist. */
+export function downloadObject(
+  location: ObjectLocation,
+  options: TransferOptions = {},
+): Promise<ObjectResult<ObjectDownload>> {
+  const { credentials } = options;
+  if (location.kind === "s3") {
+    if (credentials?.kind === "gcs") return mismatch(location);
+    return s3.download(location, { ...options, credentials });
+  }
+  if (credentials?.kind === "s3") return mismatch(location);
+  return gcs.download(location, { ...options, credentials });
+}
+
+/** The object's size without reading it. */
+export function statObject(
+  location: ObjectLocation,
+  options: TransferOptions = {},
+): Promise<ObjectResult<{ readonly sizeBytes: number }>> {
+  const { credentials } = options;
+  if (location.kind === "s3") {
+    if (credentials?.kind === "gcs") return mismatch(location);
+    return s3.stat(location, { ...options, credentials });
+  }
+  if (credentials?.kind === "s3") return mismatch(location);
+  return gcs.stat(location, { ...options, credentials });
+}
+
+/** S3 keys for a gs:// URL or the reverse: a spec mistake, reported before any network call. */
+async function mismatch<T>(
+  location: ObjectLocation,
+  body?: ReadableStream<Uint8Array>,
+): Promise<ObjectResult<T>> {
+  await body?.cancel().catch(() => {});
+  const [given, wanted] = location.kind === "s3"
+    ? ["GCS credentials", "S3 access keys"]
+    : ["S3 access keys", "a GCS credentials JSON"];
+  return failure(
+    "invalidCredentials",
+    `${formatObjectURL(location)}: given ${given}, but this store needs ${wanted}`,
+  );
+}
