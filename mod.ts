@@ -1,32 +1,184 @@
-// etcd-operator: command line entry point. Parses the command and hands over; holds no logic.
+// etcd-operator: the command line, the process wiring and signal handling. No reconcile logic here.
+import { parseArgs } from "node:util";
+import { startManager } from "./actors/manager.ts";
+import { operatorMetrics } from "./actors/metrics.ts";
+import { KubeClient } from "./k8s/client.ts";
+import { EventRecorder } from "./k8s/events.ts";
+import { contextNamespace, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { LeaderElector } from "./k8s/lease.ts";
+import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
+import { Registry } from "./observability/metrics.ts";
+import { serveObservability } from "./observability/server.ts";
 import { runObjectCommand } from "./objectstore/cli.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
 commands:
-  run                      run the operator (see --help of run)
+  run                      run the operator
+    --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+    --namespace NS           watch one namespace (default: all)
+    --etcd-repository REPO   etcd image repository (default: quay.io/coreos/etcd)
+    --metrics-addr ADDR      /metrics, /healthz, /readyz (default: :8080; "0" disables)
+    --leader-elect           hold a Lease before acting, for several replicas
+    --leader-election-namespace NS   where the Lease lives (default: the pod's namespace)
+    --log-level LEVEL        debug, info, warn or error (default: info)
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
-                           copy a file to or from s3:// or gs:// (used by restore pods)
+                           copy a file to or from s3:// or gs:// (restore pods use it)
 `;
+
+interface RunFlags {
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly etcdRepository: string;
+  readonly metricsAddr: string;
+  readonly leaderElect: boolean;
+  readonly leaderElectionNamespace?: string;
+  readonly logLevel: string;
+}
+
+function parseRunFlags(args: readonly string[]): RunFlags {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: { type: "string" },
+      "etcd-repository": { type: "string", default: "quay.io/coreos/etcd" },
+      "metrics-addr": { type: "string", default: ":8080" },
+      "leader-elect": { type: "boolean", default: false },
+      "leader-election-namespace": { type: "string" },
+      "log-level": { type: "string", default: "info" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  return {
+    kubeconfig: values.kubeconfig,
+    namespace: values.namespace,
+    etcdRepository: values["etcd-repository"],
+    metricsAddr: values["metrics-addr"],
+    leaderElect: values["leader-elect"],
+    leaderElectionNamespace: values["leader-election-namespace"],
+    logLevel: values["log-level"],
+  };
+}
+
+/** Inside a pod the members' DNS names resolve; outside, the operator dials pod IPs. */
+const endpointMode = () =>
+  Deno.env.get("KUBERNETES_SERVICE_HOST") ? "dns" as const : "podIP" as const;
+
+async function runOperator(args: readonly string[]): Promise<number> {
+  const flags = parseRunFlags(args);
+  if (!isLogLevel(flags.logLevel)) {
+    throw new Error(`--log-level ${flags.logLevel}: use debug, info, warn or error`);
+  }
+  const log = createLogger(flags.logLevel, { component: "etcd-operator" });
+  const kubeConfig = loadKubeConfig({ path: flags.kubeconfig });
+  const kube = await KubeClient.fromKubeConfig(kubeConfig);
+  const registry = new Registry();
+  const metrics = operatorMetrics(registry, log);
+  const stop = new AbortController();
+  const { promise: stopped, resolve: exit } = Promise.withResolvers<number>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => exit(0));
+  }
+
+  let manager: ReturnType<typeof startManager> | undefined;
+  const startWork = () => {
+    log.info("starting", { namespace: flags.namespace ?? "(all)", endpoints: endpointMode() });
+    manager = startManager({
+      kube,
+      events: eventSink(kube, log),
+      log,
+      hooks: metrics.hooks,
+      namespace: flags.namespace,
+      endpointMode: endpointMode(),
+      etcdRepository: flags.etcdRepository,
+      onEscalate: (reason) => {
+        log.error("giving up after repeated actor failures; exiting so the process is restarted", {
+          reason,
+        });
+        exit(1);
+      },
+      onStep: metrics.step,
+    });
+    manager.synced.then(() => log.info("watches synced"));
+  };
+  const elector = flags.leaderElect
+    ? leaderElector(kube, kubeConfig, flags, log, startWork, () => exit(1))
+    : undefined;
+  if (elector) elector.start();
+  else startWork();
+
+  const server = flags.metricsAddr === "0"
+    ? undefined
+    : serveObservability(flags.metricsAddr, registry, () => {
+      if (!manager) return "waiting for leadership";
+      const silent = manager.secondsSinceLastEvent();
+      return silent > 600 ? `a watch has been silent for ${Math.round(silent)} s` : undefined;
+    }, stop.signal);
+
+  const code = await stopped;
+  log.info("shutting down");
+  await manager?.stop();
+  await elector?.stop();
+  stop.abort();
+  await server?.finished;
+  kube.close();
+  return code;
+}
+
+function eventSink(kube: KubeClient, log: Logger) {
+  const recorder = new EventRecorder(kube, {
+    component: "etcd-operator",
+    instance: Deno.env.get("POD_NAME") ?? Deno.hostname(),
+    log: (level, message, fields) => log[level](message, fields),
+  });
+  return {
+    record: (...args: Parameters<EventRecorder["record"]>) => void recorder.record(...args),
+  };
+}
+
+function leaderElector(
+  kube: KubeClient,
+  kubeConfig: ReturnType<typeof loadKubeConfig>,
+  flags: RunFlags,
+  log: Logger,
+  onStartedLeading: () => void,
+  onStoppedLeading: () => void,
+): LeaderElector {
+  const namespace = flags.leaderElectionNamespace ?? Deno.env.get("POD_NAMESPACE") ??
+    contextNamespace(kubeConfig) ?? "default";
+  return new LeaderElector(kube, {
+    namespace,
+    name: "etcd-operator",
+    identity: `${Deno.env.get("POD_NAME") ?? Deno.hostname()}-${crypto.randomUUID().slice(0, 8)}`,
+    onStartedLeading,
+    // Actors may be mid-step: exiting is the safe way to stop acting, and every step resumes.
+    onStoppedLeading: () => {
+      log.error("lost leadership; exiting");
+      onStoppedLeading();
+    },
+    log: (level, message, fields) => log[level](message, fields),
+  });
+}
 
 async function main(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case "object":
       return await runObjectCommand(rest);
-    case "run": {
-      const { runOperator } = await import("./operator/run.ts");
+    case "run":
       return await runOperator(rest);
-    }
-    case undefined:
     case "help":
     case "--help":
     case "-h":
       console.log(usage);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
-      console.error(`unknown command ${JSON.stringify(command)}\n\n${usage}`);
+      console.error(
+        command === undefined ? usage : `unknown command ${JSON.stringify(command)}\n\n${usage}`,
+      );
       return 2;
   }
 }

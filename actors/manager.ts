@@ -1,0 +1,139 @@
+// Wires watches to actors: one watch per kind, events routed by key to the owning actor's mailbox.
+import { type KubeClient } from "../k8s/client.ts";
+import type { KubeObject } from "../k8s/objects.ts";
+import { resources } from "../k8s/resources.ts";
+import type { Resource } from "../k8s/resources.ts";
+import { Watcher, type WatcherEvent } from "../k8s/watch.ts";
+import type { Log } from "../k8s/log.ts";
+import type { Logger } from "../observability/log.ts";
+import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
+import type { EndpointMode } from "./cluster/observe.ts";
+import { peerActor, type PeerMessage } from "./peer/actor.ts";
+import { Registry, type RuntimeHooks, startSupervisor, type Supervisor } from "./runtime/mod.ts";
+import {
+  clusterLabel,
+  type EtcdClusterObject,
+  type EtcdPeerObject,
+  type EventSink,
+  peerLabel,
+  type PersistentVolumeClaimObject,
+  type PodDisruptionBudgetObject,
+  type PodObject,
+  type ReplicaSetObject,
+} from "./types.ts";
+
+export interface ManagerOptions {
+  readonly kube: KubeClient;
+  readonly events: EventSink;
+  readonly log: Logger;
+  readonly hooks: RuntimeHooks;
+  readonly namespace: string | undefined;
+  readonly endpointMode: EndpointMode;
+  readonly etcdRepository: string;
+  readonly onEscalate: (reason: string) => void;
+  readonly onStep?: (step: string, outcome: "ok" | "failed") => void;
+}
+
+export interface Manager {
+  /** Every watch has listed once: the actors see the whole world. */
+  readonly synced: Promise<void>;
+  /** The longest any watch has gone without an event or bookmark. */
+  secondsSinceLastEvent(): number;
+  stop(): Promise<void>;
+}
+
+const ownedSelector = "app.kubernetes.io/name=etcd";
+const reconcile = { kind: "reconcile" } as const;
+
+export function startManager(options: ManagerOptions): Manager {
+  const log: Log = (level, message, fields) => options.log[level](message, fields);
+  const watch = <T extends KubeObject>(resource: Resource, labelSelector?: string) =>
+    new Watcher<T>(options.kube, { resource, namespace: options.namespace, labelSelector, log });
+  const watchers = {
+    clusters: watch<EtcdClusterObject>(resources.etcdClusters),
+    peers: watch<EtcdPeerObject>(resources.etcdPeers),
+    services: watch<KubeObject>(resources.services, ownedSelector),
+    disruptionBudgets: watch<PodDisruptionBudgetObject>(
+      resources.podDisruptionBudgets,
+      ownedSelector,
+    ),
+    pods: watch<PodObject>(resources.pods, ownedSelector),
+    replicaSets: watch<ReplicaSetObject>(resources.replicaSets, ownedSelector),
+    volumeClaims: watch<PersistentVolumeClaimObject>(
+      resources.persistentVolumeClaims,
+      ownedSelector,
+    ),
+  };
+  const supervisor: Supervisor = startSupervisor({
+    name: "root",
+    hooks: options.hooks,
+    onEscalate: (escalation) =>
+      options.onEscalate(
+        `${escalation.child.kind} ${escalation.child.name}: ${String(escalation.error)}`,
+      ),
+  });
+  const clusterSupervisor = supervisor.spawnSupervisor({ name: "clusters" });
+  const peerSupervisor = supervisor.spawnSupervisor({ name: "peers" });
+  const stores = {
+    clusters: watchers.clusters.store,
+    peers: watchers.peers.store,
+    services: watchers.services.store,
+    disruptionBudgets: watchers.disruptionBudgets.store,
+    pods: watchers.pods.store,
+    replicaSets: watchers.replicaSets.store,
+    volumeClaims: watchers.volumeClaims.store,
+  };
+  const clusterDeps = { ...options, stores, log: options.log.with({ actor: "EtcdCluster" }) };
+  const peerDeps = { ...options, stores, log: options.log.with({ actor: "EtcdPeer" }) };
+  const clusters = new Registry<ClusterMessage>(
+    clusterSupervisor,
+    (key) => clusterActor(key, clusterDeps),
+  );
+  const peers = new Registry<PeerMessage>(peerSupervisor, (key) => peerActor(key, peerDeps));
+
+  const toCluster = (namespace: string | undefined, name: string | undefined) => {
+    if (namespace && name) clusters.getOrSpawn(`${namespace}/${name}`).send(reconcile);
+  };
+  const toPeer = (namespace: string | undefined, name: string | undefined) => {
+    if (namespace && name) peers.getOrSpawn(`${namespace}/${name}`).send(reconcile);
+  };
+  const byLabels = (event: WatcherEvent<KubeObject>) => {
+    const { namespace, labels } = event.object.metadata;
+    toCluster(namespace, labels?.[clusterLabel]);
+    toPeer(namespace, labels?.[peerLabel]);
+  };
+
+  watchers.clusters.addHandler((event) => {
+    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
+    if (event.type === "deleted") void clusters.stop(key, { drain: false });
+    else clusters.getOrSpawn(key).send(reconcile);
+  });
+  watchers.peers.addHandler((event) => {
+    const { namespace, name } = event.object.metadata;
+    const key = `${namespace}/${name}`;
+    if (event.type === "deleted") void peers.stop(key, { drain: false });
+    else toPeer(namespace, name);
+    toCluster(namespace, event.object.spec.clusterName);
+  });
+  for (
+    const watcher of [
+      watchers.services,
+      watchers.disruptionBudgets,
+      watchers.pods,
+      watchers.replicaSets,
+      watchers.volumeClaims,
+    ]
+  ) {
+    watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
+  }
+  const all = Object.values(watchers) as Watcher<KubeObject>[];
+  for (const watcher of all) watcher.start();
+  return {
+    synced: Promise.all(all.map((watcher) => watcher.synced())).then(() => {}),
+    secondsSinceLastEvent: () => Math.max(...all.map((watcher) => watcher.secondsSinceLastEvent())),
+    async stop() {
+      for (const watcher of all) await watcher.stop();
+      await supervisor.stop({ drain: false });
+    },
+  };
+}
