@@ -121,10 +121,12 @@ async function runOperator(args: readonly string[]): Promise<number> {
   const code = await stopped;
   log.info("shutting down");
   await manager?.stop();
+  log.debug("actors and watches stopped");
   await elector?.stop();
   stop.abort();
   await server?.finished;
   kube.close();
+  log.info("stopped");
   return code;
 }
 

@@ -132,7 +132,8 @@ export function startManager(options: ManagerOptions): Manager {
     synced: Promise.all(all.map((watcher) => watcher.synced())).then(() => {}),
     secondsSinceLastEvent: () => Math.max(...all.map((watcher) => watcher.secondsSinceLastEvent())),
     async stop() {
-      for (const watcher of all) await watcher.stop();
+      await Promise.all(all.map((watcher) => watcher.stop()));
+      options.log.debug("watches stopped");
       await supervisor.stop({ drain: false });
     },
   };

@@ -91,7 +91,7 @@ export type JsonPatchOperation =
 
 type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
-interface RequestSpec extends CallOptions {
+export interface RequestSpec extends CallOptions {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   readonly path: string;
   readonly query?: Query;

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import {
+  clusterLabels,
+  controllerOf,
+  controllerReference,
+  isControlledBy,
+  labelSelector,
+  matchesLabels,
+  peerLabels,
+} from "../../../k8s/owner.ts";
+
+const cluster = {
+  apiVersion: "etcd.improbable.io/v1alpha1",
+  kind: "EtcdCluster",
+  metadata: { name: "my-cluster", namespace: "ns", uid: "u-1" },
+};
+
+Deno.test("a controller reference blocks the owner's deletion and marks it as the controller", () => {
+  assert.deepEqual(controllerReference(cluster), {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind: "EtcdCluster",
+    name: "my-cluster",
+    uid: "u-1",
+    controller: true,
+    blockOwnerDeletion: true,
+  });
+});
+
+Deno.test("an owner that was never stored (no uid) cannot own anything", () => {
+  assert.throws(() => controllerReference({ ...cluster, metadata: { name: "x" } }), /uid/);
+});
+
+Deno.test("control is matched by uid, so a recreated namesake does not count", () => {
+  const peer = {
+    metadata: { name: "my-cluster-0", ownerReferences: [controllerReference(cluster)] },
+  };
+  assert.equal(controllerOf(peer)?.name, "my-cluster");
+  assert.equal(isControlledBy(peer, cluster), true);
+  assert.equal(
+    isControlledBy(peer, { ...cluster, metadata: { ...cluster.metadata, uid: "u-2" } }),
+    false,
+  );
+  assert.equal(isControlledBy({ metadata: {} }, cluster), false);
+});
+
+Deno.test("cluster and peer label sets carry the well-known keys", () => {
+  assert.deepEqual(peerLabels("my-cluster", "my-cluster-0"), {
+    "app.kubernetes.io/name": "etcd",
+    "app.kubernetes.io/managed-by": "etcd-operator",
+    "etcd.improbable.io/cluster-name": "my-cluster",
+    "etcd.improbable.io/peer-name": "my-cluster-0",
+  });
+});
+
+Deno.test("a label selector is the same string whatever the key order", () => {
+  assert.equal(
+    labelSelector(clusterLabels("c")),
+    "app.kubernetes.io/managed-by=etcd-operator,app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=c",
+  );
+});
+
+Deno.test("an object matches a label set when it carries every label of it", () => {
+  const object = { metadata: { labels: { ...peerLabels("c", "c-1"), extra: "x" } } };
+  assert.equal(matchesLabels(object, clusterLabels("c")), true);
+  assert.equal(matchesLabels(object, clusterLabels("d")), false);
+});
