@@ -61,6 +61,7 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
       : { minAvailable: gathered.disruptionBudgetMinAvailable },
     peers: peerViews(cluster.metadata.name, gathered.peers),
     etcd: etcdView(gathered.etcd),
+    bootstrapped: Array.isArray(cluster.status?.members) && cluster.status.members.length > 0,
   };
 }
 

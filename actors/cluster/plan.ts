@@ -37,6 +37,11 @@ export interface ClusterObservation {
   readonly disruptionBudget: { readonly minAvailable: number } | undefined;
   readonly peers: readonly PeerView[];
   readonly etcd: EtcdView;
+  /**
+   * The cluster has formed at least once (its status has listed members). From then on a missing
+   * peer is never bootstrapped as "new": that could start a second cluster beside the first.
+   */
+  readonly bootstrapped: boolean;
 }
 
 export interface InitialMember {
@@ -133,6 +138,8 @@ function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
     const names = Array.from({ length: seen.replicas }, (_, i) => peerName(seen.clusterName, i));
     return [{ kind: "createPeers", peers: names.map((name) => newPeer(seen, name, "New", names)) }];
   }
+  // Once etcd answers, its member list says who is missing (planRecovery), not the bootstrap.
+  if (seen.bootstrapped || seen.etcd.reachable) return undefined;
   const bootstrapping = seen.peers.filter((peer) => peer.initialClusterState === "New");
   if (bootstrapping.length === 0 || bootstrapping.length !== seen.peers.length) return undefined;
   const initial = bootstrapping[0].initialCluster;

@@ -43,6 +43,7 @@ function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservatio
     disruptionBudget: { minAvailable: 2 },
     peers: [peer(0), peer(1), peer(2)],
     etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+    bootstrapped: true,
     ...overrides,
   };
 }
@@ -77,7 +78,11 @@ Deno.test("a new cluster gets its service and every peer at once, bootstrapped N
 
 Deno.test("a bootstrap cut short by a crash creates only the missing initial peers", () => {
   const steps = membership(
-    observe({ peers: [peer(0), peer(2)], etcd: { reachable: false, reason: "dial timeout" } }),
+    observe({
+      peers: [peer(0), peer(2)],
+      etcd: { reachable: false, reason: "dial timeout" },
+      bootstrapped: false,
+    }),
   );
   assert.equal(steps.length, 1);
   assert.equal(steps[0].kind, "createPeers");
@@ -242,4 +247,15 @@ Deno.test("ordinals are read only from names the operator makes", () => {
   assert.equal(ordinalOf("c", "c-01"), undefined);
   assert.equal(ordinalOf("c", "cc-1"), undefined);
   assert.equal(ordinalOf("c", "c-x"), undefined);
+});
+
+Deno.test("a cluster that has formed never bootstraps a missing peer as new, even while etcd is unreachable", () => {
+  // After 3 → 1 the survivor still carries the original three-member bootstrap.
+  const survivor = [peer(0)];
+  const unreachable = { reachable: false as const, reason: "deadline exceeded" };
+  assert.deepEqual(membership(observe({ replicas: 1, peers: survivor, etcd: unreachable })), [
+    { kind: "wait", reason: "etcd is unreachable: deadline exceeded" },
+  ]);
+  const reachable = { reachable: true as const, members: [member(0)], leaderId: "id0" };
+  assert.deepEqual(membership(observe({ replicas: 1, peers: survivor, etcd: reachable })), []);
 });

@@ -25,6 +25,7 @@ const seen: ClusterObservation = {
   disruptionBudget: { minAvailable: 2 },
   peers,
   etcd: { reachable: true, members, leaderId: "00000000000000a1" },
+  bootstrapped: true,
 };
 const input = {
   seen,

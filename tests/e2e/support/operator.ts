@@ -1,0 +1,61 @@
+// Runs the operator from the working tree as the operator's own identity, for the tests that need it.
+import { fileURLToPath } from "node:url";
+import { e2e } from "./cluster.ts";
+
+const modTs = fileURLToPath(new URL("../../../mod.ts", import.meta.url));
+
+export interface RunningOperator extends AsyncDisposable {
+  /** Everything it logged so far (JSON lines), for assertions and failure messages. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `mod.ts run` with the operator kubeconfig (least privilege, like in production), so a
+ * missing RBAC rule fails the test. Stopping sends SIGTERM and waits for a clean exit.
+ */
+export function startOperator(extraArgs: readonly string[] = []): RunningOperator {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      modTs,
+      "run",
+      "--metrics-addr",
+      "0",
+      ...extraArgs,
+    ],
+    env: { KUBECONFIG: e2e.operatorKubeconfig() },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+      }, 15_000);
+      await child.status;
+      clearTimeout(timer);
+      await collected;
+    })();
+    return stopped;
+  };
+  return { logs: () => output, stop, [Symbol.asyncDispose]: stop };
+}
