@@ -112,6 +112,21 @@ async function podIPs(namespace: string): Promise<Map<string, string>> {
   return ips;
 }
 
+/** Polls `read` until `done` holds (or 60 s pass) and returns the last value read. */
+async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    value = await read();
+  }
+  return value;
+}
+
 async function scale(namespace: string, replicas: number, timeoutSeconds = 180): Promise<number> {
   const started = Date.now();
   await kubectlOk([
@@ -143,7 +158,12 @@ Deno.test("creating a cluster: the sample reaches 3 healthy members that answer 
     "my-cluster-2",
   ]);
   for (const member of status.members ?? []) assert.match(member.id, /^[0-9a-f]{1,16}$/);
-  assert.equal(status.clusterVersion, "3.4.0");
+  // Right after forming, etcd reports 3.0.0 until the members agree on their common version.
+  const settled = await eventually(
+    async () => (await clusterStatus(namespace.name, "my-cluster")).clusterVersion,
+    (version) => version === "3.4.0",
+  );
+  assert.equal(settled, "3.4.0");
   assert.ok(status.leader?.startsWith("my-cluster-"), `leader ${status.leader}`);
 
   const put = await etcdctl(namespace.name, "put", ["put", "guide-key", "guide-value"]);
@@ -203,14 +223,12 @@ Deno.test("scaling up and down: 3 → 5 → 3 and 3 → 1 → 3 through the memb
 
   console.log(`3 → 5: ${(await scale(namespace.name, 5)).toFixed(1)} s`);
   console.log(`5 → 3: ${(await scale(namespace.name, 3)).toFixed(1)} s`);
-  const pvcs = await kubectlOk([
-    "get",
-    "pvc",
-    "-n",
-    namespace.name,
-    "-o",
-    "jsonpath={.items[*].metadata.name}",
-  ]);
+  // A removed member's PVC goes once its pod has gone (the pvc-protection finalizer).
+  const pvcs = await eventually(
+    () =>
+      kubectlOk(["get", "pvc", "-n", namespace.name, "-o", "jsonpath={.items[*].metadata.name}"]),
+    (names) => names.split(" ").length === 3,
+  );
   assert.deepEqual(
     pvcs.split(" ").sort(),
     ["my-cluster-0", "my-cluster-1", "my-cluster-2"],
