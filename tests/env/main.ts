@@ -315,9 +315,25 @@ function mountsUnder(prefixes: readonly string[]): string[] {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Stopping pods through the CRI lets containerd run the CNI teardown: veths, IPs, netns files.
+ * After a crash or a reboot nothing runs but the pods' state is still there, so containerd is
+ * started just for this.
+ */
 async function removeContainers(): Promise<void> {
-  if (runningPid("containerd") === undefined) return;
-  // Stopping pods through the CRI lets containerd run the CNI teardown: veths, IPs, netns files.
+  const configured = await Deno.stat(paths.containerdConfig).then(() => true, () => false);
+  if (runningPid("containerd") === undefined) {
+    if (!configured) return;
+    await startDaemon(daemons().containerd);
+    const up = await waitFor(
+      "containerd",
+      () => Deno.stat(files.containerdSocket).then(() => true),
+      30_000,
+      "containerd",
+    )
+      .then(() => true, () => false);
+    if (!up) return;
+  }
   const result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
   if (!result.success) log(`removing pods through the CRI failed: ${result.stderr.trim()}`);
 }
