@@ -59,3 +59,62 @@ export interface ReplicaSetObject extends KubeObject {
 export interface PersistentVolumeClaimObject extends KubeObject {
   readonly metadata: StoredMeta;
 }
+
+/** A metav1.Condition of one of our own types; `lastTransitionTime` moves only on a status flip. */
+export interface StatusCondition<T extends string = string> {
+  readonly type: T;
+  readonly status: "True" | "False" | "Unknown";
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly observedGeneration?: number;
+}
+
+export type BackupPhase = "BackingUp" | "Completed" | "Failed";
+
+/** An EtcdBackup spec; an EtcdBackupSchedule's `backupTemplate` has the same shape. */
+export interface EtcdBackupSpec {
+  readonly source: { readonly clusterURL: string };
+  readonly destination: { readonly objectURLTemplate: string };
+  readonly credentialsSecretRef?: { readonly name: string };
+}
+
+export interface EtcdBackupStatus {
+  readonly phase?: BackupPhase;
+  readonly startTime?: string;
+  readonly completionTime?: string;
+  readonly objectURL?: string;
+  readonly sizeBytes?: number;
+  readonly revision?: number;
+  readonly sha256?: string;
+  readonly conditions?: readonly StatusCondition[];
+}
+
+export interface EtcdBackupObject extends KubeObject {
+  readonly metadata: StoredMeta;
+  readonly spec: EtcdBackupSpec;
+  readonly status?: EtcdBackupStatus;
+}
+
+export interface EtcdBackupScheduleSpec {
+  readonly schedule: string;
+  readonly backupTemplate: EtcdBackupSpec;
+  readonly successfulBackupsHistoryLimit?: number;
+  readonly failedBackupsHistoryLimit?: number;
+  readonly suspend?: boolean;
+}
+
+export interface EtcdBackupScheduleObject extends KubeObject {
+  readonly metadata: StoredMeta;
+  readonly spec: EtcdBackupScheduleSpec;
+  readonly status?: {
+    readonly lastScheduleTime?: string;
+    readonly lastSuccessfulTime?: string;
+    readonly conditions?: readonly StatusCondition[];
+  };
+}
+
+/** A Secret as the API returns it: `data` values are base64. */
+export interface SecretObject extends KubeObject {
+  readonly data?: Readonly<Record<string, string>>;
+}

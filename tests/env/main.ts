@@ -334,7 +334,16 @@ async function removeContainers(): Promise<void> {
       .then(() => true, () => false);
     if (!up) return;
   }
-  const result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+  // A freshly started containerd answers "server is not initialized yet" for a few seconds.
+  let result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+  for (
+    let attempt = 0;
+    !result.success && attempt < 30 && /not initialized/.test(result.stderr);
+    attempt++
+  ) {
+    await sleep(1000);
+    result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+  }
   if (!result.success) log(`removing pods through the CRI failed: ${result.stderr.trim()}`);
 }
 
