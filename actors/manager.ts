@@ -1,17 +1,22 @@
 // Wires watches to actors: one watch per kind, events routed by key to the owning actor's mailbox.
 import { type KubeClient } from "../k8s/client.ts";
+import { controllerOf } from "../k8s/owner.ts";
 import type { KubeObject } from "../k8s/objects.ts";
 import { resources } from "../k8s/resources.ts";
 import type { Resource } from "../k8s/resources.ts";
 import { Watcher, type WatcherEvent } from "../k8s/watch.ts";
 import type { Log } from "../k8s/log.ts";
 import type { Logger } from "../observability/log.ts";
+import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
 import type { EndpointMode } from "./cluster/observe.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
 import { Registry, type RuntimeHooks, startSupervisor, type Supervisor } from "./runtime/mod.ts";
+import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
 import {
   clusterLabel,
+  type EtcdBackupObject,
+  type EtcdBackupScheduleObject,
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
@@ -63,6 +68,8 @@ export function startManager(options: ManagerOptions): Manager {
       resources.persistentVolumeClaims,
       ownedSelector,
     ),
+    backups: watch<EtcdBackupObject>(resources.etcdBackups),
+    backupSchedules: watch<EtcdBackupScheduleObject>(resources.etcdBackupSchedules),
   };
   const supervisor: Supervisor = startSupervisor({
     name: "root",
@@ -126,6 +133,7 @@ export function startManager(options: ManagerOptions): Manager {
   ) {
     watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
   }
+  routeBackups(supervisor, watchers, options);
   const all = Object.values(watchers) as Watcher<KubeObject>[];
   for (const watcher of all) watcher.start();
   return {
@@ -137,4 +145,63 @@ export function startManager(options: ManagerOptions): Manager {
       await supervisor.stop({ drain: false });
     },
   };
+}
+
+/**
+ * EtcdBackup and EtcdBackupSchedule actors: a backup's events go to its own actor and to the
+ * schedule that controls it (a finished backup updates the schedule's status and pruning).
+ */
+function routeBackups(
+  supervisor: Supervisor,
+  watchers: {
+    readonly backups: Watcher<EtcdBackupObject>;
+    readonly backupSchedules: Watcher<EtcdBackupScheduleObject>;
+    readonly pods: Watcher<PodObject>;
+  },
+  options: ManagerOptions,
+): void {
+  const stores = {
+    backups: watchers.backups.store,
+    schedules: watchers.backupSchedules.store,
+    pods: watchers.pods.store,
+  };
+  // Until both have listed, "no pod for this member" or "no backup running" would be false news.
+  const ready = Promise.all([watchers.backups.synced(), watchers.pods.synced()])
+    .then(() => {}, () => {});
+  const backups = new Registry<BackupMessage>(
+    supervisor.spawnSupervisor({ name: "backups" }),
+    (key) =>
+      backupActor(key, {
+        ...options,
+        stores,
+        ready,
+        log: options.log.with({ actor: "EtcdBackup" }),
+      }),
+  );
+  const schedules = new Registry<ScheduleMessage>(
+    supervisor.spawnSupervisor({ name: "backupSchedules" }),
+    (key) =>
+      scheduleActor(key, {
+        ...options,
+        stores,
+        ready,
+        log: options.log.with({ actor: "EtcdBackupSchedule" }),
+      }),
+  );
+  watchers.backups.addHandler((event) => {
+    const { namespace, name } = event.object.metadata;
+    const key = `${namespace}/${name}`;
+    if (event.type === "deleted") void backups.stop(key, { drain: false });
+    else backups.getOrSpawn(key).send(reconcile);
+    const owner = controllerOf(event.object);
+    const scheduleKey = `${namespace}/${owner?.name}`;
+    if (owner?.kind === "EtcdBackupSchedule" && stores.schedules.get(scheduleKey)) {
+      schedules.getOrSpawn(scheduleKey).send(reconcile);
+    }
+  });
+  watchers.backupSchedules.addHandler((event) => {
+    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
+    if (event.type === "deleted") void schedules.stop(key, { drain: false });
+    else schedules.getOrSpawn(key).send(reconcile);
+  });
 }
