@@ -82,8 +82,15 @@ if (import.meta.main) {
   const total: Counts = { passed: 0, failed: 0, skipped: 0 };
   for (const suite of suites) {
     let env: Record<string, string> = {};
-    if (suite === "e2e" && !Deno.env.get("KUBECONFIG")) env = await localClusterVariables();
-    const counts = await runSuite(suite, env);
+    let counts: Counts;
+    try {
+      if (suite === "e2e" && !Deno.env.get("KUBECONFIG")) env = await localClusterVariables();
+      counts = await runSuite(suite, env);
+    } catch (error) {
+      // The suite could not even start (the cluster did not come up): that is a failure too.
+      console.error(`${suite}: ${error instanceof Error ? error.message : String(error)}`);
+      counts = { passed: 0, failed: 1, skipped: 0 };
+    }
     console.log(`${suite}: ${counts.passed} passed, ${counts.failed} failed`);
     total.passed += counts.passed;
     total.failed += counts.failed;

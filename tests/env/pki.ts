@@ -100,6 +100,13 @@ export async function ensureCertificateAuthority(): Promise<void> {
   }
 }
 
+/** A random serial per certificate: a shared serial file would race when certificates are made in parallel. */
+function randomSerial(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] &= 0x7f; // serials are positive
+  return "0x" + Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export async function ensureCertificate(identity: Identity): Promise<void> {
   if (await exists(certPath(identity))) return;
   const subject = (identity.organization ? `/O=${identity.organization}` : "") +
@@ -130,7 +137,7 @@ export async function ensureCertificate(identity: Identity): Promise<void> {
     subject,
   ]); // deno-fmt-ignore
   await run("openssl", [
-    "x509", "-req", "-in", csr, "-CA", caCert, "-CAkey", join(pkiDir, "ca.key"), "-CAcreateserial",
+    "x509", "-req", "-in", csr, "-CA", caCert, "-CAkey", join(pkiDir, "ca.key"), "-set_serial", randomSerial(),
     "-days", "3650", "-out", certPath(identity), "-extfile", extFile,
   ]); // deno-fmt-ignore
   await Deno.remove(csr);
