@@ -265,6 +265,24 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       );
       return ok;
     }
+    case "replacePeer": {
+      // The member stays in etcd; the peer comes back at the new version on the same volume.
+      const target = { namespace: cluster.metadata.namespace, name: step.peerName };
+      const outcome = fromKube(
+        await deps.kube.delete(resources.etcdPeers, target, { propagationPolicy: "Background" }),
+        ["notFound"],
+      );
+      if (outcome.ok) {
+        record(
+          "PeerUpgraded",
+          `replacing peer ${step.peerName}: etcd ${step.fromVersion} → ${step.toVersion}, volume kept`,
+        );
+      }
+      return outcome;
+    }
+    case "completeUpgrade":
+      record("UpgradeCompleted", `every member runs etcd ${step.version}`);
+      return ok;
     case "wait":
       return ok;
   }

@@ -22,6 +22,8 @@ export function peerViews(clusterName: string, peers: readonly EtcdPeerObject[])
       initialClusterState: peer.spec.bootstrap.initialClusterState,
       initialCluster: peer.spec.bootstrap.static.initialCluster.map((member) => member.name),
       terminating: Boolean(peer.metadata.deletionTimestamp),
+      version: peer.spec.version,
+      serverVersion: peer.status?.serverVersion,
     });
   }
   return views.sort((a, b) => a.ordinal - b.ordinal);
@@ -55,6 +57,7 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     clusterName: cluster.metadata.name,
     namespace: cluster.metadata.namespace,
     replicas: cluster.spec.replicas,
+    version: cluster.spec.version,
     serviceExists: gathered.serviceExists,
     disruptionBudget: gathered.disruptionBudgetMinAvailable === undefined
       ? undefined
@@ -62,6 +65,10 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     peers: peerViews(cluster.metadata.name, gathered.peers),
     etcd: etcdView(gathered.etcd),
     bootstrapped: Array.isArray(cluster.status?.members) && cluster.status.members.length > 0,
+    upgrading:
+      cluster.status?.conditions?.some((condition) =>
+        condition.type === "Progressing" && condition.reason === "Upgrading"
+      ) ?? false,
   };
 }
 

@@ -10,6 +10,10 @@ export interface PeerView {
   /** Names in spec.bootstrap.static.initialCluster. */
   readonly initialCluster: readonly string[];
   readonly terminating: boolean;
+  /** spec.version: the etcd version its pod runs. */
+  readonly version: string;
+  /** status.serverVersion: what its member last reported, once it has. */
+  readonly serverVersion: string | undefined;
 }
 
 export interface MemberView {
@@ -33,6 +37,8 @@ export interface ClusterObservation {
   readonly clusterName: string;
   readonly namespace: string;
   readonly replicas: number;
+  /** spec.version: the version every peer should run. */
+  readonly version: string;
   readonly serviceExists: boolean;
   readonly disruptionBudget: { readonly minAvailable: number } | undefined;
   readonly peers: readonly PeerView[];
@@ -42,6 +48,8 @@ export interface ClusterObservation {
    * peer is never bootstrapped as "new": that could start a second cluster beside the first.
    */
   readonly bootstrapped: boolean;
+  /** The last status said an upgrade was under way (so its end can be announced once). */
+  readonly upgrading: boolean;
 }
 
 export interface InitialMember {
@@ -69,11 +77,19 @@ export type ClusterStep =
   }
   | { readonly kind: "removeMember"; readonly memberId: string; readonly peerName: string }
   | { readonly kind: "deletePeer"; readonly peerName: string; readonly deleteVolume: boolean }
+  | {
+    readonly kind: "replacePeer";
+    readonly peerName: string;
+    readonly fromVersion: string;
+    readonly toVersion: string;
+  }
+  | { readonly kind: "completeUpgrade"; readonly version: string }
   | { readonly kind: "wait"; readonly reason: string };
 
 /** Steps that change etcd membership or remove a member's data: at most one per pass. */
 export function isDisruptive(step: ClusterStep): boolean {
-  return ["addLearner", "promote", "moveLeader", "removeMember", "deletePeer"].includes(step.kind);
+  return ["addLearner", "promote", "moveLeader", "removeMember", "deletePeer", "replacePeer"]
+    .includes(step.kind);
 }
 
 export const peerName = (clusterName: string, ordinal: number) => `${clusterName}-${ordinal}`;
@@ -123,7 +139,86 @@ function planMembership(seen: ClusterObservation): ClusterStep[] {
   const live = livePeers(seen);
   if (live.length < seen.replicas) return [planScaleUp(seen)];
   if (live.length > seen.replicas) return planScaleDown(seen, members, leaderId);
-  return [];
+  return planUpgrade(seen, members, leaderId);
+}
+
+export interface UpgradeProgress {
+  readonly target: string;
+  /** Peers that run the target version and have reported it. */
+  readonly upgraded: number;
+  readonly total: number;
+  readonly inProgress: boolean;
+}
+
+export function upgradeProgress(seen: ClusterObservation): UpgradeProgress {
+  const live = livePeers(seen);
+  const upgraded = live.filter((peer) =>
+    peer.version === seen.version && peer.serverVersion === seen.version
+  );
+  const stale = live.some((peer) => peer.version !== seen.version);
+  return {
+    target: seen.version,
+    upgraded: upgraded.length,
+    total: live.length,
+    inProgress: stale || (seen.upgrading && upgraded.length < live.length),
+  };
+}
+
+/**
+ * A rolling upgrade, highest ordinal first: the peer is deleted and re-created at the new version
+ * on the same volume (planRecovery re-creates it, since its member is still in etcd). The next
+ * one waits until the replaced member reports the new version and every member is healthy again.
+ */
+function planUpgrade(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+  leaderId: string | undefined,
+): ClusterStep[] {
+  const live = livePeers(seen);
+  const stale = live.filter((peer) => peer.version !== seen.version).sort((a, b) =>
+    b.ordinal - a.ordinal
+  );
+  const unreported = live.find((peer) =>
+    peer.version === seen.version && peer.serverVersion !== seen.version
+  );
+  if (stale.length === 0) {
+    if (!seen.upgrading) return [];
+    if (unreported) {
+      return [{
+        kind: "wait",
+        reason: `${unreported.name} has not reported etcd ${seen.version} yet`,
+      }];
+    }
+    return [{ kind: "completeUpgrade", version: seen.version }];
+  }
+  if (unreported && stale.length < live.length) {
+    return [{
+      kind: "wait",
+      reason: `${unreported.name} has not reported etcd ${seen.version} yet`,
+    }];
+  }
+  const victim = stale[0];
+  const member = members.find((m) => (m.name || nameFromPeerURL(seen, m.peerURL)) === victim.name);
+  if (member && member.id === leaderId && members.length > 1) {
+    const upgradedNames = new Set(
+      live.filter((peer) => peer.version === seen.version).map((peer) => peer.name),
+    );
+    const candidates = members
+      .filter((m) => m.id !== member.id && m.healthy && !m.isLearner)
+      .sort((a, b) =>
+        Number(upgradedNames.has(b.name)) - Number(upgradedNames.has(a.name)) ||
+        (ordinalOf(seen.clusterName, a.name) ?? 0) - (ordinalOf(seen.clusterName, b.name) ?? 0)
+      );
+    const successor = candidates[0];
+    if (!successor) return [{ kind: "wait", reason: "no healthy member to hand leadership to" }];
+    return [{ kind: "moveLeader", fromId: member.id, toId: successor.id, toName: successor.name }];
+  }
+  return [{
+    kind: "replacePeer",
+    peerName: victim.name,
+    fromVersion: victim.version,
+    toVersion: seen.version,
+  }];
 }
 
 const livePeers = (seen: ClusterObservation) => seen.peers.filter((peer) => !peer.terminating);

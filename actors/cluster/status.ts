@@ -1,5 +1,5 @@
 // The EtcdCluster status the actor writes after every pass, computed from what it saw. Pure.
-import { type ClusterObservation, type ClusterStep, quorum } from "./plan.ts";
+import { type ClusterObservation, type ClusterStep, quorum, upgradeProgress } from "./plan.ts";
 
 export interface Condition {
   readonly type: "Available" | "Progressing" | "Degraded";
@@ -121,6 +121,8 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   moveLeader: "MovingLeader",
   removeMember: "ScalingDown",
   deletePeer: "ScalingDown",
+  replacePeer: "Upgrading",
+  completeUpgrade: "UpgradeCompleted",
   wait: "Waiting",
 };
 
@@ -138,6 +140,20 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
     };
   }
   const message = next.kind === "wait" ? next.reason : describeStep(next);
+  const upgrade = upgradeProgress(input.seen);
+  if (upgrade.inProgress && next.kind !== "completeUpgrade") {
+    // Every pass of an upgrade says so, whatever it waits for, so progress stays visible.
+    const progress = `${upgrade.upgraded}/${upgrade.total} members at ${upgrade.target}`;
+    return {
+      ...base,
+      status: "True",
+      reason: "Upgrading",
+      message: `${progress}: ${message}${suffix}`,
+    };
+  }
+  if (next.kind === "completeUpgrade") {
+    return { ...base, status: "False", reason: "UpgradeCompleted", message: message + suffix };
+  }
   return { ...base, status: "True", reason: stepReasons[next.kind], message: message + suffix };
 }
 
@@ -159,6 +175,10 @@ function describeStep(step: ClusterStep): string {
       return `removing member ${step.peerName}`;
     case "deletePeer":
       return `deleting peer ${step.peerName} and its volume`;
+    case "replacePeer":
+      return `replacing ${step.peerName}: etcd ${step.fromVersion} → ${step.toVersion}, keeping its volume`;
+    case "completeUpgrade":
+      return `every member runs etcd ${step.version}`;
     case "wait":
       return step.reason;
   }

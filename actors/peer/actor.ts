@@ -65,6 +65,12 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
     }
   }
   if (!deps.stores.replicaSets.get(key)) {
+    // A replaced peer's old pod may still be stopping: two etcd processes must never share a volume.
+    const oldPods = deps.stores.pods.list().filter((pod) =>
+      pod.metadata.namespace === peer.metadata.namespace &&
+      pod.metadata.labels?.["etcd.improbable.io/peer-name"] === peer.metadata.name
+    );
+    if (oldPods.length > 0) return 1_000;
     const created = await deps.kube.create(
       resources.replicaSets,
       replicaSet(peer.metadata, peer.spec, deps.etcdRepository),

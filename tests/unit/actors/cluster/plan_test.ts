@@ -19,6 +19,8 @@ function peer(ordinal: number, overrides: Partial<PeerView> = {}): PeerView {
     initialClusterState: "New",
     initialCluster: names(3),
     terminating: false,
+    version: "3.4.23",
+    serverVersion: "3.4.23",
     ...overrides,
   };
 }
@@ -39,11 +41,13 @@ function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservatio
     clusterName: "c",
     namespace: "ns",
     replicas: 3,
+    version: "3.4.23",
     serviceExists: true,
     disruptionBudget: { minAvailable: 2 },
     peers: [peer(0), peer(1), peer(2)],
     etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
     bootstrapped: true,
+    upgrading: false,
     ...overrides,
   };
 }
@@ -258,4 +262,88 @@ Deno.test("a cluster that has formed never bootstraps a missing peer as new, eve
   ]);
   const reachable = { reachable: true as const, members: [member(0)], leaderId: "id0" };
   assert.deepEqual(membership(observe({ replicas: 1, peers: survivor, etcd: reachable })), []);
+});
+
+const upgrade = (overrides: Partial<ClusterObservation> = {}) =>
+  observe({ version: "3.5.21", upgrading: true, ...overrides });
+const atNew = (ordinal: number, reported = true) =>
+  peer(ordinal, {
+    version: "3.5.21",
+    serverVersion: reported ? "3.5.21" : undefined,
+    initialClusterState: "Existing",
+  });
+
+Deno.test("an upgrade replaces the highest ordinal first, keeping its volume", () => {
+  assert.deepEqual(membership(upgrade({ upgrading: false })), [
+    { kind: "replacePeer", peerName: "c-2", fromVersion: "3.4.23", toVersion: "3.5.21" },
+  ]);
+});
+
+Deno.test("an upgrade moves leadership off the member it is about to replace, preferring upgraded members", () => {
+  const members = {
+    reachable: true as const,
+    members: [member(0), member(1), member(2)],
+    leaderId: "id1",
+  };
+  const steps = membership(upgrade({ peers: [peer(0), peer(1), atNew(2)], etcd: members }));
+  assert.deepEqual(steps, [{ kind: "moveLeader", fromId: "id1", toId: "id2", toName: "c-2" }]);
+});
+
+Deno.test("an upgrade waits for the replaced member to report the new version before the next", () => {
+  assert.deepEqual(membership(upgrade({ peers: [peer(0), peer(1), atNew(2, false)] })), [
+    { kind: "wait", reason: "c-2 has not reported etcd 3.5.21 yet" },
+  ]);
+  assert.deepEqual(membership(upgrade({ peers: [peer(0), peer(1), atNew(2)] })), [
+    { kind: "replacePeer", peerName: "c-1", fromVersion: "3.4.23", toVersion: "3.5.21" },
+  ]);
+});
+
+Deno.test("an upgrade does not start while a member is unhealthy", () => {
+  const sick = {
+    reachable: true as const,
+    members: [member(0), member(1, { healthy: false }), member(2)],
+    leaderId: "id0",
+  };
+  assert.deepEqual(membership(upgrade({ upgrading: false, etcd: sick })), [
+    { kind: "wait", reason: "members not healthy: c-1" },
+  ]);
+});
+
+Deno.test("an upgrade resumes after a restart from a mixed-version cluster", () => {
+  // The operator died after replacing c-2 and c-1: only c-0 is left, and c-1 leads.
+  const leaderOne = {
+    reachable: true as const,
+    members: [member(0), member(1), member(2)],
+    leaderId: "id1",
+  };
+  assert.deepEqual(membership(upgrade({ peers: [peer(0), atNew(1), atNew(2)], etcd: leaderOne })), [
+    { kind: "replacePeer", peerName: "c-0", fromVersion: "3.4.23", toVersion: "3.5.21" },
+  ]);
+});
+
+Deno.test("a replaced peer whose member is still in etcd comes back at the new version", () => {
+  const steps = membership(upgrade({ peers: [peer(0), peer(1)] }));
+  assert.equal(steps[0].kind, "createPeers");
+  if (steps[0].kind !== "createPeers") return;
+  assert.equal(steps[0].peers[0].name, "c-2");
+  assert.equal(steps[0].peers[0].initialClusterState, "Existing");
+});
+
+Deno.test("once every member reports the new version the upgrade is announced complete, once", () => {
+  const done = [atNew(0), atNew(1), atNew(2)];
+  assert.deepEqual(membership(upgrade({ peers: done })), [{
+    kind: "completeUpgrade",
+    version: "3.5.21",
+  }]);
+  assert.deepEqual(membership(upgrade({ peers: done, upgrading: false })), []);
+});
+
+Deno.test("a one-member cluster is upgraded in place: there is nobody to hand leadership to", () => {
+  const single = { reachable: true as const, members: [member(0)], leaderId: "id0" };
+  assert.deepEqual(
+    membership(upgrade({ replicas: 1, peers: [peer(0)], etcd: single, upgrading: false })),
+    [
+      { kind: "replacePeer", peerName: "c-0", fromVersion: "3.4.23", toVersion: "3.5.21" },
+    ],
+  );
 });

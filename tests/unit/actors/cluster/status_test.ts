@@ -9,6 +9,8 @@ const peers = [0, 1, 2].map((ordinal) => ({
   initialClusterState: "New" as const,
   initialCluster: ["c-0", "c-1", "c-2"],
   terminating: false,
+  version: "3.4.23",
+  serverVersion: "3.4.23",
 }));
 const members = [0, 1, 2].map((ordinal) => ({
   id: `00000000000000a${ordinal}`,
@@ -21,11 +23,13 @@ const seen: ClusterObservation = {
   clusterName: "c",
   namespace: "ns",
   replicas: 3,
+  version: "3.4.23",
   serviceExists: true,
   disruptionBudget: { minAvailable: 2 },
   peers,
   etcd: { reachable: true, members, leaderId: "00000000000000a1" },
   bootstrapped: true,
+  upgrading: false,
 };
 const input = {
   seen,
@@ -107,4 +111,20 @@ Deno.test("lastTransitionTime changes only when a condition's status changes", (
     clusterStatus({ ...input, seen: unreachable, previous: first, now: "2026-01-03T00:00:00Z" })
       .conditions;
   assert.equal(condition(flipped, "Available")?.lastTransitionTime, "2026-01-03T00:00:00Z");
+});
+
+Deno.test("an upgrade shows its progress in the Progressing condition, whatever it waits for", () => {
+  const upgrading = {
+    ...seen,
+    version: "3.5.21",
+    peers: [peers[0], peers[1], { ...peers[2], version: "3.5.21", serverVersion: "3.5.21" }],
+  };
+  const status = clusterStatus({
+    ...input,
+    seen: upgrading,
+    steps: [{ kind: "wait", reason: "members not healthy: c-1" }],
+  });
+  const progressing = condition(status.conditions, "Progressing");
+  assert.equal(progressing?.reason, "Upgrading");
+  assert.equal(progressing?.message, "1/3 members at 3.5.21: members not healthy: c-1");
 });
