@@ -1,0 +1,121 @@
+// Everything a backup needs before a byte moves: its object URL, credentials and etcd endpoint.
+import type { KubeClient } from "../../k8s/client.ts";
+import { resources } from "../../k8s/resources.ts";
+import {
+  credentialsFromEnvironment,
+  credentialsFromSecret,
+  type CredentialsSource,
+  decodeSecretData,
+  formatObjectURL,
+  type ObjectLocation,
+  parseObjectURL,
+} from "../../objectstore/mod.ts";
+import type { EndpointMode } from "../cluster/observe.ts";
+import type { EtcdBackupObject, PodObject, SecretObject } from "../types.ts";
+import { snapshotEndpoint } from "./endpoint.ts";
+import {
+  type BackupFailure,
+  credentialsFailure,
+  noPodFailure,
+  secretFailure,
+  templateFailure,
+  urlFailure,
+} from "./failure.ts";
+import { renderObjectURL } from "./template.ts";
+
+export interface PreparedBackup {
+  readonly location: ObjectLocation;
+  /** The canonical rendered URL: what status and Events show (URLs never carry credentials). */
+  readonly objectURL: string;
+  readonly credentials: CredentialsSource;
+  readonly clusterURL: string;
+  /** Where to dial etcd: `clusterURL`, or a pod IP standing in for its service name. */
+  readonly endpoint: string;
+}
+
+export type Preparation =
+  | { readonly kind: "ready"; readonly backup: PreparedBackup }
+  /** Final: the backup fails with this; `objectURL` when the template rendered. */
+  | { readonly kind: "failed"; readonly failure: BackupFailure; readonly objectURL?: string }
+  /** The API server did not answer; try again shortly. */
+  | { readonly kind: "retry"; readonly message: string };
+
+export interface PrepareDeps {
+  readonly kube: Pick<KubeClient, "get">;
+  readonly pods: readonly PodObject[];
+  readonly endpointMode: EndpointMode;
+  readonly environment?: (name: string) => string | undefined;
+}
+
+export async function prepareBackup(
+  backup: EtcdBackupObject,
+  deps: PrepareDeps,
+): Promise<Preparation> {
+  const { metadata, spec } = backup;
+  const rendered = renderObjectURL(spec.destination.objectURLTemplate, {
+    UID: metadata.uid,
+    Name: metadata.name,
+    Namespace: metadata.namespace,
+    CreationTimestamp: metadata.creationTimestamp ?? "",
+  });
+  if (!rendered.ok) return { kind: "failed", failure: templateFailure(rendered.error) };
+  const parsed = parseObjectURL(rendered.value, deps.environment);
+  if (!parsed.ok) return { kind: "failed", failure: urlFailure(parsed.error) };
+  const location = parsed.value;
+  const objectURL = formatObjectURL(location);
+  const credentials = await readCredentials(backup, location, deps);
+  if (credentials.kind === "retry") return credentials;
+  if (credentials.kind === "failed") {
+    return { kind: "failed", failure: credentials.failure, objectURL };
+  }
+  const clusterURL = spec.source.clusterURL;
+  const endpoint = snapshotEndpoint(deps.endpointMode, clusterURL, metadata.namespace, deps.pods);
+  if (endpoint.kind === "noPod") {
+    return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
+  }
+  return {
+    kind: "ready",
+    backup: {
+      location,
+      objectURL,
+      credentials: credentials.credentials,
+      clusterURL,
+      endpoint: endpoint.url,
+    },
+  };
+}
+
+type CredentialsRead =
+  | { readonly kind: "ready"; readonly credentials: CredentialsSource }
+  | { readonly kind: "failed"; readonly failure: BackupFailure }
+  | { readonly kind: "retry"; readonly message: string };
+
+/** spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment. */
+async function readCredentials(
+  backup: EtcdBackupObject,
+  location: ObjectLocation,
+  deps: PrepareDeps,
+): Promise<CredentialsRead> {
+  const reference = backup.spec.credentialsSecretRef;
+  if (!reference) {
+    const fromEnvironment = credentialsFromEnvironment(location, deps.environment);
+    return fromEnvironment.ok ? { kind: "ready", credentials: fromEnvironment.value } : {
+      kind: "failed",
+      failure: credentialsFailure(fromEnvironment.error, "the operator's environment"),
+    };
+  }
+  const namespace = backup.metadata.namespace;
+  const secret = await deps.kube.get<SecretObject>(resources.secrets, {
+    namespace,
+    name: reference.name,
+  });
+  if (!secret.ok) {
+    if (secret.error.kind === "transient") return { kind: "retry", message: secret.error.message };
+    return { kind: "failed", failure: secretFailure(secret.error, namespace, reference.name) };
+  }
+  const fromSecret = credentialsFromSecret(location, decodeSecretData(secret.value.data ?? {}));
+  return fromSecret.ok ? { kind: "ready", credentials: fromSecret.value } : {
+    kind: "failed",
+    failure: credentialsFailure(fromSecret.error, `Secret ${namespace}/${reference.name}`),
+  };
+}

@@ -1,0 +1,285 @@
+// The EtcdBackupSchedule actor: on every message, plan from the schedule as it is now (so an edit
+// takes effect at once), create or skip the due backup, prune, write status, and keep exactly one
+// timer for the next tick. Deleting the schedule stops the actor, which clears that timer.
+import type { ActorContext, ActorSpec, Behavior, Cancel } from "../runtime/mod.ts";
+import type { KubeClient } from "../../k8s/client.ts";
+import type { K8sError } from "../../k8s/errors.ts";
+import { controllerOf, controllerReference, labelKeys } from "../../k8s/owner.ts";
+import { apiVersionOf, resources } from "../../k8s/resources.ts";
+import type { StoreReader } from "../../k8s/store.ts";
+import type { Logger } from "../../observability/log.ts";
+import type { KubeObject } from "../../k8s/objects.ts";
+import type {
+  EtcdBackupObject,
+  EtcdBackupScheduleObject,
+  EtcdBackupSpec,
+  EventSink,
+} from "../types.ts";
+import {
+  defaultLimits,
+  planSchedule,
+  type ScheduleObservation,
+  type ScheduleStep,
+} from "./plan.ts";
+import { formatTime, scheduleStatus } from "./status.ts";
+
+export type ScheduleMessage = { readonly kind: "reconcile" };
+
+export interface ScheduleStores {
+  readonly schedules: StoreReader<EtcdBackupScheduleObject>;
+  readonly backups: StoreReader<EtcdBackupObject>;
+}
+
+export interface ScheduleActorDeps {
+  readonly kube: Pick<KubeClient, "create" | "delete" | "mergePatch">;
+  readonly stores: ScheduleStores;
+  readonly events: EventSink;
+  readonly log: Logger;
+  /** Resolves once the backups store holds a full list, so "nothing is running" is true. */
+  readonly ready?: Promise<void>;
+  /** Wall-clock time, injectable; cron ticks are wall-clock instants. */
+  readonly now?: () => Date;
+}
+
+/** Backups the schedule creates carry this label (when the name fits in a label value). */
+export const scheduleLabel = "etcd.improbable.io/backup-schedule";
+
+/** Past a tick, wake a little late rather than early, since ticks fall on whole seconds. */
+const tickSlackMs = 100;
+/** Re-evaluate at least this often: a far tick (a yearly schedule) overflows setTimeout. */
+const maxSleepMs = 60 * 60_000;
+const retryMs = 5_000;
+
+type StepOutcome =
+  | { readonly kind: "created"; readonly tick: Date }
+  | { readonly kind: "done" }
+  | { readonly kind: "failed" };
+
+const done: StepOutcome = { kind: "done" };
+
+export function scheduleActor(key: string, deps: ScheduleActorDeps): ActorSpec<ScheduleMessage> {
+  return {
+    kind: "EtcdBackupSchedule",
+    name: key,
+    mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
+    init: (context) => new ScheduleBehavior(key, deps, context),
+  };
+}
+
+class ScheduleBehavior implements Behavior<ScheduleMessage> {
+  /** The one pending wake-up; replaced on every pass. */
+  #timer: Cancel | undefined;
+  /** The latest tick handled here, ahead of status.lastScheduleTime (skips are not written). */
+  #handledTick: Date | undefined;
+  #lastStatus = "";
+  readonly #log: Logger;
+  readonly #now: () => Date;
+
+  constructor(
+    readonly key: string,
+    readonly deps: ScheduleActorDeps,
+    readonly context: ActorContext<ScheduleMessage>,
+  ) {
+    this.#log = deps.log.with({ schedule: key });
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  async handle(): Promise<void> {
+    await this.deps.ready;
+    this.#timer?.();
+    this.#timer = undefined;
+    const schedule = this.deps.stores.schedules.get(this.key);
+    if (!schedule || schedule.metadata.deletionTimestamp) return;
+    const now = this.#now();
+    const backups = this.#ownedBackups(schedule);
+    const plan = planSchedule(this.#observe(schedule, backups, now));
+    let createdTick: Date | undefined;
+    let failed = false;
+    for (const step of plan.steps) {
+      const outcome = await this.#act(schedule, step);
+      if (outcome.kind === "failed") failed = true;
+      if (outcome.kind === "created") createdTick = outcome.tick;
+    }
+    await this.#writeStatus(schedule, backups, plan, createdTick);
+    const untilTick = plan.nextTick
+      ? plan.nextTick.getTime() - now.getTime() + tickSlackMs
+      : maxSleepMs;
+    const delay = Math.max(0, Math.min(untilTick, maxSleepMs, failed ? retryMs : Infinity));
+    this.#timer = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
+
+  terminate(): void {
+    this.#timer?.();
+    this.#timer = undefined;
+  }
+
+  #ownedBackups(schedule: EtcdBackupScheduleObject): EtcdBackupObject[] {
+    return this.deps.stores.backups.list().filter((backup) =>
+      backup.metadata.namespace === schedule.metadata.namespace &&
+      controllerOf(backup)?.uid === schedule.metadata.uid
+    );
+  }
+
+  #observe(
+    schedule: EtcdBackupScheduleObject,
+    backups: readonly EtcdBackupObject[],
+    now: Date,
+  ): ScheduleObservation {
+    const { spec, metadata, status } = schedule;
+    const recorded = status?.lastScheduleTime ? new Date(status.lastScheduleTime) : undefined;
+    const handled = this.#handledTick;
+    return {
+      scheduleName: metadata.name,
+      schedule: spec.schedule,
+      suspend: spec.suspend === true,
+      successfulBackupsHistoryLimit: spec.successfulBackupsHistoryLimit ??
+        defaultLimits.successful,
+      failedBackupsHistoryLimit: spec.failedBackupsHistoryLimit ?? defaultLimits.failed,
+      createdAt: new Date(metadata.creationTimestamp ?? now.toISOString()),
+      lastTick: recorded && handled
+        ? new Date(Math.max(recorded.getTime(), handled.getTime()))
+        : recorded ?? handled,
+      backups: backups.map((backup) => ({
+        name: backup.metadata.name,
+        phase: backup.status?.phase,
+        creationTimestamp: backup.metadata.creationTimestamp ?? "",
+        terminating: Boolean(backup.metadata.deletionTimestamp),
+      })),
+      now,
+    };
+  }
+
+  async #act(
+    schedule: EtcdBackupScheduleObject,
+    step: ScheduleStep,
+  ): Promise<StepOutcome> {
+    const { namespace } = schedule.metadata;
+    switch (step.kind) {
+      case "createBackup": {
+        const created = await this.deps.kube.create(
+          resources.etcdBackups,
+          backupObject(schedule, step.name),
+        );
+        // The name is the tick's: "already exists" means this tick was handled before.
+        if (!created.ok && created.error.kind !== "alreadyExists") {
+          return this.#failed(`creating backup ${step.name}`, created.error);
+        }
+        this.#handledTick = step.tick;
+        if (created.ok) {
+          this.#log.info("backup created", { backup: step.name, tick: formatTime(step.tick) });
+          this.deps.events.record(
+            schedule,
+            "Normal",
+            "BackupCreated",
+            `created EtcdBackup ${step.name} for the tick at ${formatTime(step.tick)}`,
+          );
+        }
+        return { kind: "created", tick: step.tick };
+      }
+      case "skipTick":
+        this.#handledTick = step.tick;
+        this.deps.events.record(
+          schedule,
+          "Warning",
+          "BackupSkipped",
+          `skipped the backup due at ${formatTime(step.tick)}: ${step.runningBackup} is still ` +
+            `running (a schedule runs one backup at a time)`,
+        );
+        return done;
+      case "deleteBackup": {
+        const deleted = await this.deps.kube.delete(
+          resources.etcdBackups,
+          { namespace, name: step.name },
+          { propagationPolicy: "Background" },
+        );
+        if (!deleted.ok && deleted.error.kind !== "notFound") {
+          return this.#failed(`deleting backup ${step.name}`, deleted.error);
+        }
+        if (deleted.ok) {
+          this.deps.events.record(
+            schedule,
+            "Normal",
+            "BackupPruned",
+            `deleted ${step.phase.toLowerCase()} EtcdBackup ${step.name}: beyond the ${
+              step.phase === "Completed" ? "successful" : "failed"
+            }BackupsHistoryLimit`,
+          );
+        }
+        return done;
+      }
+    }
+  }
+
+  #failed(what: string, error: K8sError): StepOutcome {
+    this.#log.warn(`${what} failed`, { error: error.message });
+    return { kind: "failed" };
+  }
+
+  async #writeStatus(
+    schedule: EtcdBackupScheduleObject,
+    backups: readonly EtcdBackupObject[],
+    plan: ReturnType<typeof planSchedule>,
+    createdTick: Date | undefined,
+  ): Promise<void> {
+    const status = scheduleStatus({
+      previous: schedule.status ?? {},
+      createdTick,
+      completionTimes: backups.flatMap((backup) =>
+        backup.status?.phase === "Completed" && backup.status.completionTime
+          ? [backup.status.completionTime]
+          : []
+      ),
+      state: plan.state,
+      nextTick: plan.nextTick,
+      generation: schedule.metadata.generation ?? 0,
+      now: formatTime(this.#now()),
+    });
+    const text = JSON.stringify(status);
+    const current = JSON.stringify({
+      ...(schedule.status?.lastScheduleTime
+        ? { lastScheduleTime: schedule.status.lastScheduleTime }
+        : {}),
+      ...(schedule.status?.lastSuccessfulTime
+        ? { lastSuccessfulTime: schedule.status.lastSuccessfulTime }
+        : {}),
+      conditions: schedule.status?.conditions ?? [],
+    });
+    if (text === current || text === this.#lastStatus) return;
+    const result = await this.deps.kube.mergePatch(
+      resources.etcdBackupSchedules,
+      { namespace: schedule.metadata.namespace, name: schedule.metadata.name },
+      { status },
+      { subresource: "status" },
+    );
+    if (result.ok) this.#lastStatus = text;
+    else this.#log.warn("status update failed", { error: result.error.message });
+  }
+}
+
+/** The EtcdBackup for one tick: the template's spec, controlled by the schedule. */
+export function backupObject(
+  schedule: EtcdBackupScheduleObject,
+  name: string,
+): KubeObject & { readonly spec: EtcdBackupSpec } {
+  const scheduleName = schedule.metadata.name;
+  const owner = {
+    apiVersion: apiVersionOf(resources.etcdBackupSchedules),
+    kind: resources.etcdBackupSchedules.kind,
+    metadata: schedule.metadata,
+  };
+  return {
+    apiVersion: apiVersionOf(resources.etcdBackups),
+    kind: resources.etcdBackups.kind,
+    metadata: {
+      name,
+      namespace: schedule.metadata.namespace,
+      labels: {
+        [labelKeys.managedBy]: "etcd-operator",
+        // A label value holds at most 63 characters; longer schedule names go without.
+        ...(scheduleName.length <= 63 ? { [scheduleLabel]: scheduleName } : {}),
+      },
+      ownerReferences: [controllerReference(owner)],
+    },
+    spec: schedule.spec.backupTemplate,
+  };
+}

@@ -1,0 +1,96 @@
+// The EtcdBackupSchedule status: last schedule and success times, and whether it is scheduling. Pure.
+import type { StatusCondition } from "../types.ts";
+import type { ScheduleState } from "./plan.ts";
+
+/** True while the schedule starts backups; False when suspended or its schedule is invalid. */
+export const scheduledCondition = "Scheduled";
+
+export interface ScheduleStatus {
+  readonly lastScheduleTime?: string;
+  readonly lastSuccessfulTime?: string;
+  readonly conditions: readonly StatusCondition[];
+}
+
+export interface ScheduleStatusInput {
+  readonly previous: {
+    readonly lastScheduleTime?: string;
+    readonly lastSuccessfulTime?: string;
+    readonly conditions?: readonly StatusCondition[];
+  };
+  /** The tick of a backup created in this pass. */
+  readonly createdTick: Date | undefined;
+  /** completionTime of every Completed backup the schedule still has. */
+  readonly completionTimes: readonly string[];
+  readonly state: ScheduleState;
+  readonly nextTick: Date | undefined;
+  readonly generation: number;
+  readonly now: string;
+}
+
+export function scheduleStatus(input: ScheduleStatusInput): ScheduleStatus {
+  const lastScheduleTime = input.createdTick
+    ? formatTime(input.createdTick)
+    : input.previous.lastScheduleTime;
+  // Never moves back: pruning the newest success's backup does not undo that it happened.
+  const lastSuccessfulTime = latest([
+    ...input.completionTimes,
+    ...(input.previous.lastSuccessfulTime ? [input.previous.lastSuccessfulTime] : []),
+  ]);
+  return {
+    ...(lastScheduleTime ? { lastScheduleTime } : {}),
+    ...(lastSuccessfulTime ? { lastSuccessfulTime } : {}),
+    conditions: [condition(input)],
+  };
+}
+
+function condition(input: ScheduleStatusInput): StatusCondition {
+  const next = describe(input.state, input.nextTick);
+  const before = input.previous.conditions?.find((existing) =>
+    existing.type === scheduledCondition
+  );
+  return {
+    type: scheduledCondition,
+    ...next,
+    lastTransitionTime: before && before.status === next.status
+      ? before.lastTransitionTime
+      : input.now,
+    observedGeneration: input.generation,
+  };
+}
+
+function describe(
+  state: ScheduleState,
+  nextTick: Date | undefined,
+): Pick<StatusCondition, "status" | "reason" | "message"> {
+  switch (state.kind) {
+    case "suspended":
+      return {
+        status: "False",
+        reason: "Suspended",
+        message: "spec.suspend is true: no backups are started and none are pruned",
+      };
+    case "invalid":
+      return { status: "False", reason: "InvalidSchedule", message: state.message };
+    case "active":
+      return {
+        status: "True",
+        reason: "Scheduled",
+        message: nextTick
+          ? `the next backup is due at ${formatTime(nextTick)}`
+          : "the schedule has no further ticks",
+      };
+  }
+}
+
+function latest(times: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const time of times) {
+    if (best === undefined || Date.parse(time) > Date.parse(best)) best = time;
+  }
+  return best;
+}
+
+/** RFC 3339 in UTC without fractions, as Kubernetes writes times. */
+export function formatTime(time: Date): string {
+  return time.toISOString().replace(/\.\d+Z$/, "Z");
+}
