@@ -18,7 +18,7 @@ import {
   type PodDisruptionBudgetObject,
   type PodObject,
 } from "../types.ts";
-import { disruptionBudget, headlessService, peerObject } from "./objects.ts";
+import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
 import { clusterStatus, evenReplicasAdvice } from "./status.ts";
@@ -105,7 +105,8 @@ async function reconcile(cluster: EtcdClusterObject, deps: ClusterActorDeps): Pr
   const seen = clusterObservation({
     cluster,
     peers,
-    serviceExists: deps.stores.services.get(`${namespace}/${name}`) !== undefined,
+    serviceExists: deps.stores.services.get(`${namespace}/${name}`) !== undefined &&
+      deps.stores.services.get(`${namespace}/${name}-client`) !== undefined,
     disruptionBudgetMinAvailable: typeof budget?.spec?.minAvailable === "number"
       ? budget.spec.minAvailable
       : undefined,
@@ -172,12 +173,18 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     deps.events.record(cluster, "Normal", reason, message);
   switch (step.kind) {
     case "createService": {
-      const outcome = fromKube(
-        await deps.kube.create(resources.services, headlessService(cluster)),
-        ["alreadyExists"],
-      );
-      if (outcome.ok) record("ServiceCreated", `created headless service ${cluster.metadata.name}`);
-      return outcome;
+      const name = cluster.metadata.name;
+      for (
+        const [service, description] of [
+          [headlessService(cluster), `headless service ${name} (member DNS names)`],
+          [clientService(cluster), `client service ${name}-client`],
+        ] as const
+      ) {
+        const created = await deps.kube.create(resources.services, service);
+        if (created.ok) record("ServiceCreated", `created ${description}`);
+        else if (created.error.kind !== "alreadyExists") return fromKube(created);
+      }
+      return ok;
     }
     case "applyDisruptionBudget": {
       const outcome = fromKube(

@@ -38,6 +38,20 @@ export function headlessService(cluster: EtcdClusterObject) {
   };
 }
 
+/** One stable, load-balanced address for clients: `<cluster>-client.<ns>.svc:2379`. */
+export function clientService(cluster: EtcdClusterObject) {
+  const name = cluster.metadata.name;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: ownedMetadata(cluster, `${name}-client`, clusterLabels(name)),
+    spec: {
+      selector: clusterLabels(name),
+      ports: [{ name: "etcd-client", port: 2379, targetPort: 2379, protocol: "TCP" }],
+    },
+  };
+}
+
 /** Voluntary evictions (kubectl drain) may never take the cluster below quorum. */
 export function disruptionBudget(cluster: EtcdClusterObject, minAvailable: number) {
   const name = cluster.metadata.name;
