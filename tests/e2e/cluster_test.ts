@@ -143,8 +143,9 @@ async function scale(namespace: string, replicas: number, timeoutSeconds = 180):
 }
 
 Deno.test("creating a cluster: the sample reaches 3 healthy members that answer put/get by DNS, with status, Events and the pod template", async () => {
-  await using operator = startOperator();
   await using namespace = await temporaryNamespace("create");
+  // Scoped to its namespace, so tests running side by side never share an operator.
+  await using operator = startOperator(["--namespace", namespace.name]);
   const started = Date.now();
   await apply(
     sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
@@ -212,8 +213,9 @@ Deno.test("creating a cluster: the sample reaches 3 healthy members that answer 
 });
 
 Deno.test("scaling up and down: 3 → 5 → 3 and 3 → 1 → 3 through the membership API keep the data", async () => {
-  await using operator = startOperator();
   await using namespace = await temporaryNamespace("scale");
+  // Scoped to its namespace, so tests running side by side never share an operator.
+  await using operator = startOperator(["--namespace", namespace.name]);
   await apply(
     sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
   );
@@ -261,8 +263,9 @@ Deno.test("scaling up and down: 3 → 5 → 3 and 3 → 1 → 3 through the memb
 });
 
 Deno.test("scaling down when the highest member leads moves leadership first: a writer sees no failed writes", async () => {
-  await using operator = startOperator();
   await using namespace = await temporaryNamespace("leader");
+  // Scoped to its namespace, so tests running side by side never share an operator.
+  await using operator = startOperator(["--namespace", namespace.name]);
   await apply(
     sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
   );
@@ -340,8 +343,9 @@ async function waitForLeader(namespace: string, name: string): Promise<string | 
 }
 
 Deno.test("deleting a cluster keeps its PVCs, and re-applying the same manifest brings the data back", async () => {
-  await using operator = startOperator();
   await using namespace = await temporaryNamespace("delete");
+  // Scoped to its namespace, so tests running side by side never share an operator.
+  await using operator = startOperator(["--namespace", namespace.name]);
   const manifest = sample.replace(
     "name: my-cluster\n",
     `name: my-cluster\n  namespace: ${namespace.name}\n`,

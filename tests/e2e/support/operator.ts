@@ -8,6 +8,8 @@ export interface RunningOperator extends AsyncDisposable {
   /** Everything it logged so far (JSON lines), for assertions and failure messages. */
   logs(): string;
   stop(): Promise<void>;
+  /** SIGKILL: the operator gets no chance to finish anything, as in a node failure. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -57,5 +59,11 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
     })();
     return stopped;
   };
-  return { logs: () => output, stop, [Symbol.asyncDispose]: stop };
+  const kill = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await stop();
+  };
+  return { logs: () => output, stop, kill, [Symbol.asyncDispose]: stop };
 }
