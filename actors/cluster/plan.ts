@@ -156,11 +156,14 @@ export function upgradeProgress(seen: ClusterObservation): UpgradeProgress {
     peer.version === seen.version && peer.serverVersion === seen.version
   );
   const stale = live.some((peer) => peer.version !== seen.version);
+  // A replaced peer is briefly absent: count against the desired size, or the upgrade would
+  // look finished (and forget to announce its end) while its last member is being re-created.
+  const total = Math.max(live.length, seen.replicas);
   return {
     target: seen.version,
     upgraded: upgraded.length,
-    total: live.length,
-    inProgress: stale || (seen.upgrading && upgraded.length < live.length),
+    total,
+    inProgress: stale || (seen.upgrading && upgraded.length < total),
   };
 }
 

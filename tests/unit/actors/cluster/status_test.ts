@@ -128,3 +128,25 @@ Deno.test("an upgrade shows its progress in the Progressing condition, whatever 
   assert.equal(progressing?.reason, "Upgrading");
   assert.equal(progressing?.message, "1/3 members at 3.5.21: members not healthy: c-1");
 });
+
+Deno.test("an upgrade stays in progress while its last replaced peer is being re-created", () => {
+  const newPeer = (p: typeof peers[number]) => ({
+    ...p,
+    version: "3.5.21",
+    serverVersion: "3.5.21",
+  });
+  const recreating = {
+    ...seen,
+    version: "3.5.21",
+    upgrading: true,
+    peers: [newPeer(peers[1]), newPeer(peers[2])],
+  };
+  const status = clusterStatus({
+    ...input,
+    seen: recreating,
+    steps: [{ kind: "createPeers", peers: [] }],
+  });
+  const progressing = condition(status.conditions, "Progressing");
+  assert.equal(progressing?.reason, "Upgrading");
+  assert.match(progressing?.message ?? "", /^2\/3 members at 3\.5\.21/);
+});
