@@ -1,0 +1,259 @@
+// The operations guide's "upgrading a cluster", end to end: a rolling upgrade under write load.
+import assert from "node:assert/strict";
+import { EtcdClient } from "../../etcd/client.ts";
+import { apply, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import { type RunningOperator, startOperator } from "./support/operator.ts";
+
+const sample = await Deno.readTextFile(
+  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
+);
+const target = "3.5.21";
+
+interface Peer {
+  metadata: { name: string };
+  spec: { version: string };
+  status?: { serverVersion?: string };
+}
+
+async function json<T>(args: string[]): Promise<T> {
+  return JSON.parse(await kubectlOk([...args, "-o", "json"])) as T;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutSeconds: number) {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`timed out after ${timeoutSeconds} s waiting for ${what}`);
+}
+
+async function createCluster(namespace: string): Promise<void> {
+  await apply(
+    sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace}\n`),
+  );
+  await waitFor("3 healthy members on 3.4.23", async () => {
+    const status = (await json<{ status?: { readyReplicas?: number; clusterVersion?: string } }>([
+      "get",
+      "etcdcluster",
+      "-n",
+      namespace,
+      "my-cluster",
+    ])).status; // deno-fmt-ignore
+    return status?.readyReplicas === 3 && status.clusterVersion === "3.4.0";
+  }, 180);
+}
+
+async function upgradeFinished(namespace: string): Promise<boolean> {
+  const peers = await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace]);
+  const cluster = await json<{
+    status?: { clusterVersion?: string; conditions?: { type: string; reason: string }[] };
+  }>(["get", "etcdcluster", "-n", namespace, "my-cluster"]);
+  const progressing = cluster.status?.conditions?.find((c) => c.type === "Progressing");
+  return peers.items.length === 3 &&
+    peers.items.every((peer) =>
+      peer.spec.version === target && peer.status?.serverVersion === target
+    ) &&
+    cluster.status?.clusterVersion === "3.5.0" && progressing?.reason !== "Upgrading";
+}
+
+/**
+ * Puts keys at a steady rate through the client Service; a write counts as failed only if it is
+ * not acknowledged within 10 s despite retrying, as an application's client would. After a
+ * failure the writer reconnects: a connection to a pod that was replaced can hang silently (its
+ * address is gone, so nothing answers, not even a reset), and a new one reaches a live member.
+ */
+function startWriter(serviceIP: string, writesPerSecond: number) {
+  const connect = () => new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 2_000 });
+  let client = connect();
+  let generation = 0;
+  const retired: EtcdClient[] = [];
+  const acknowledged: string[] = [];
+  let failed = 0;
+  let attempts = 0;
+  const inFlight = new Set<Promise<void>>();
+  const write = async (key: string) => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      attempts++;
+      const used = generation;
+      try {
+        await client.etcd.put(key).value(key);
+        acknowledged.push(key);
+        return;
+      } catch {
+        if (used === generation) {
+          retired.push(client);
+          client = connect();
+          generation++;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    failed++;
+  };
+  let index = 0;
+  const timer = setInterval(() => {
+    const promise = write(`u-${String(index++).padStart(7, "0")}`);
+    inFlight.add(promise);
+    promise.finally(() => inFlight.delete(promise));
+  }, 1000 / writesPerSecond);
+  const started = Date.now();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+      const seconds = (Date.now() - started) / 1000;
+      const stored = new Set(await client.etcd.getAll().prefix("u-").keys());
+      for (const old of [...retired, client]) old.close();
+      return {
+        acknowledged,
+        failed,
+        attempts,
+        reconnects: generation,
+        rate: index / seconds,
+        missing: acknowledged.filter((key) => !stored.has(key)),
+      };
+    },
+  };
+}
+
+async function upgradeUnderLoad(
+  namespace: string,
+  midway?: (operator: RunningOperator) => Promise<RunningOperator>,
+) {
+  const scoped = ["--namespace", namespace];
+  let operator = startOperator(scoped);
+  try {
+    await createCluster(namespace);
+    const serviceIP = (await kubectlOk([
+      "get",
+      "service",
+      "-n",
+      namespace,
+      "my-cluster-client",
+      "-o",
+      "jsonpath={.spec.clusterIP}",
+    ])).trim();
+    const writer = startWriter(serviceIP, 60);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const started = Date.now();
+    await kubectlOk([
+      "patch",
+      "etcdcluster",
+      "-n",
+      namespace,
+      "my-cluster",
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ spec: { version: target } }),
+    ]);
+    if (midway) operator = await midway(operator);
+    await waitFor(
+      "every peer on 3.5.21 and cluster version 3.5.0",
+      () => upgradeFinished(namespace),
+      420,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const result = await writer.stop();
+    console.log(
+      `upgrade 3.4.23 → ${target}: ${
+        seconds.toFixed(1)
+      } s; ${result.acknowledged.length} writes acknowledged ` +
+        `at ${
+          result.rate.toFixed(1)
+        }/s, ${result.failed} failed, ${result.missing.length} missing, ` +
+        `${result.attempts - result.acknowledged.length - result.failed} retried attempts, ` +
+        `${result.reconnects} reconnects`,
+    );
+    assert.ok(result.rate >= 50, `write rate ${result.rate}`);
+    assert.equal(result.failed, 0, "no write may fail during the upgrade");
+    assert.deepEqual(result.missing, [], "every acknowledged write survives");
+  } finally {
+    await operator.stop();
+  }
+}
+
+async function clusterEventReasons(
+  namespace: string,
+): Promise<{ reason: string; message: string }[]> {
+  const events = await json<
+    {
+      items: {
+        reason: string;
+        message: string;
+        lastTimestamp?: string;
+        firstTimestamp?: string;
+        metadata: { creationTimestamp: string };
+      }[];
+    }
+  >([
+    "get",
+    "events",
+    "-n",
+    namespace,
+    "--field-selector",
+    "involvedObject.kind=EtcdCluster",
+  ]); // deno-fmt-ignore
+  return events.items
+    .sort((a, b) => (a.firstTimestamp ?? a.metadata.creationTimestamp).localeCompare(b.firstTimestamp ?? b.metadata.creationTimestamp))
+    .map((event) => ({ reason: event.reason, message: event.message }));
+}
+
+Deno.test("upgrading a cluster: 3.4.23 → 3.5.21 replaces members highest first, with no failed write at 50+ writes/s", async () => {
+  await using namespace = await temporaryNamespace("upgrade");
+  await upgradeUnderLoad(namespace.name);
+  const events = await clusterEventReasons(namespace.name);
+  const upgraded = events.filter((event) => event.reason === "PeerUpgraded").map((event) =>
+    /peer (\S+):/.exec(event.message)?.[1]
+  );
+  assert.deepEqual(
+    upgraded,
+    ["my-cluster-2", "my-cluster-1", "my-cluster-0"],
+    JSON.stringify(events),
+  );
+  assert.equal(events.filter((event) => event.reason === "UpgradeCompleted").length, 1);
+  assert.equal(events.at(-1)?.reason, "UpgradeCompleted", JSON.stringify(events));
+  const pvcs = await kubectlOk([
+    "get",
+    "pvc",
+    "-n",
+    namespace.name,
+    "-o",
+    "jsonpath={.items[*].metadata.uid}",
+  ]);
+  assert.equal(pvcs.split(" ").length, 3, "the volumes are kept");
+});
+
+Deno.test("an upgrade resumes after the operator is killed half-way", async () => {
+  await using namespace = await temporaryNamespace("upgrade-kill");
+  await upgradeUnderLoad(namespace.name, async (operator) => {
+    await waitFor(
+      "the first peer replaced",
+      async () =>
+        (await clusterEventReasons(namespace.name)).some((event) =>
+          event.reason === "PeerUpgraded"
+        ),
+      120,
+    );
+    await operator.kill();
+    const logs = operator.logs();
+    assert.ok(!logs.includes("UpgradeCompleted"), "killed before the end");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    return startOperator(["--namespace", namespace.name]);
+  });
+  const peers = await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace.name]);
+  assert.deepEqual(peers.items.map((peer) => peer.status?.serverVersion), [target, target, target]);
+  const result = await kubectl([
+    "get",
+    "etcdcluster",
+    "-n",
+    namespace.name,
+    "my-cluster",
+    "-o",
+    "jsonpath={.status.clusterVersion}",
+  ]);
+  assert.equal(result.stdout, "3.5.0");
+});
