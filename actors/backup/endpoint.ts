@@ -4,8 +4,8 @@ import type { EndpointMode } from "../cluster/observe.ts";
 import { clusterLabel, peerLabel, type PodObject } from "../types.ts";
 
 export type SnapshotEndpoint =
-  /** Dial this URL. `via` says which pod a service name was mapped to, for logs and messages. */
-  | { readonly kind: "dial"; readonly url: string; readonly via?: string }
+  /** Dial this URL: `clusterURL` itself, or with a pod IP in place of its host. */
+  | { readonly kind: "dial"; readonly url: string }
   /** The URL names a member or cluster of ours, but no running pod backs it. */
   | { readonly kind: "noPod"; readonly message: string };
 
@@ -18,7 +18,7 @@ interface NamedTarget {
 /**
  * Inside the cluster `clusterURL` resolves as it is. Outside (`podIP` mode) a `.svc` name does
  * not, so `<peer>.<cluster>[.<ns>[.svc[.<domain>]]]` becomes that member's pod IP and
- * `<cluster>[.<ns>[.svc[.<domain>]]]` (the headless service) the IP of its first running member,
+ * `<cluster>[-client][.<ns>[.svc[.<domain>]]]` (its services) the IP of its first running member,
  * as the cluster actor reaches members. Anything else (an IP, another host) is dialled as given.
  */
 export function snapshotEndpoint(
@@ -48,7 +48,7 @@ export function snapshotEndpoint(
         message: `no running pod with an IP for ${what} in namespace ${target.namespace}`,
       };
     }
-    return { kind: "dial", url: withHost(url, pod.status?.podIP ?? ""), via: pod.metadata.name };
+    return { kind: "dial", url: withHost(url, pod.status?.podIP ?? "") };
   }
   return { kind: "dial", url: clusterURL };
 }
@@ -62,20 +62,24 @@ function namedTargets(hostname: string, backupNamespace: string): NamedTarget[] 
     clusterName,
     peerName,
   });
-  const service = (clusterName: string, namespace: string) => ({ namespace, clusterName });
+  // The headless service is named after the cluster, the client service `<cluster>-client`.
+  const service = (name: string, namespace: string): NamedTarget[] => [
+    { namespace, clusterName: name },
+    ...(name.endsWith("-client") ? [{ namespace, clusterName: name.slice(0, -7) }] : []),
+  ];
   const svc = labels.indexOf("svc");
   if (svc >= 0) {
     // <…>.svc.<cluster domain>: fully qualified, the namespace is the label before "svc".
     if (svc === 3) return [member(labels[0], labels[1], labels[2])];
-    if (svc === 2) return [service(labels[0], labels[1])];
+    if (svc === 2) return service(labels[0], labels[1]);
     return [];
   }
   // Without "svc" the name is relative to the backup's namespace, as in-cluster DNS search is.
   switch (labels.length) {
     case 1:
-      return [service(labels[0], backupNamespace)];
+      return service(labels[0], backupNamespace);
     case 2:
-      return [member(labels[0], labels[1], backupNamespace), service(labels[0], labels[1])];
+      return [member(labels[0], labels[1], backupNamespace), ...service(labels[0], labels[1])];
     case 3:
       return [member(labels[0], labels[1], labels[2])];
     default:

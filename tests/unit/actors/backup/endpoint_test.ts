@@ -61,6 +61,11 @@ const mapped: readonly (readonly [string, string, string])[] = [
     "http://my-cluster.ns.svc:2379",
     "http://10.0.0.10:2379",
   ],
+  [
+    "the cluster's client service name maps to its first running member too",
+    "http://my-cluster-client.ns.svc:2379",
+    "http://10.0.0.10:2379",
+  ],
   ["an IPv6 pod IP gets brackets", "http://v6-0.v6.ns.svc:2379", "http://[fd00::5]:2379"],
   [
     "an https URL keeps its scheme",
