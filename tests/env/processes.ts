@@ -118,13 +118,20 @@ export async function run(
   args: readonly string[],
   options: { env?: Record<string, string>; stdin?: string; allowFailure?: boolean } = {},
 ): Promise<{ success: boolean; stdout: string; stderr: string }> {
-  const child = new Deno.Command(command, {
-    args: [...args],
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args: [...args],
+      env: options.env,
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    // Not installed (yet): on a fresh machine `env:down` runs before anything is installed.
+    if (!options.allowFailure) throw error;
+    return { success: false, stdout: "", stderr: String(error) };
+  }
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(options.stdin));
