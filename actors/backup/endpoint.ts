@@ -19,7 +19,8 @@ interface NamedTarget {
  * Inside the cluster `clusterURL` resolves as it is. Outside (`podIP` mode) a `.svc` name does
  * not, so `<peer>.<cluster>[.<ns>[.svc[.<domain>]]]` becomes that member's pod IP and
  * `<cluster>[-client][.<ns>[.svc[.<domain>]]]` (its services) the IP of its first running member,
- * as the cluster actor reaches members. Anything else (an IP, another host) is dialled as given.
+ * as the cluster actor reaches members. Other `.svc` names are reported, never looked up; anything
+ * else (an IP, another host) is dialled as given.
  */
 export function snapshotEndpoint(
   mode: EndpointMode,
@@ -49,6 +50,15 @@ export function snapshotEndpoint(
       };
     }
     return { kind: "dial", url: withHost(url, pod.status?.podIP ?? "") };
+  }
+  // Outside the cluster the host's resolver knows no cluster names; asking it would only send the
+  // query off the machine, so an unmapped one is reported instead.
+  if (/(^|\.)svc(\.|$)/.test(url.hostname)) {
+    return {
+      kind: "noPod",
+      message:
+        `${url.hostname} is a cluster-internal name and no running member of an etcd cluster backs it`,
+    };
   }
   return { kind: "dial", url: clusterURL };
 }
