@@ -113,7 +113,8 @@ async function runOperator(args: readonly string[]): Promise<number> {
   const server = flags.metricsAddr === "0"
     ? undefined
     : serveObservability(flags.metricsAddr, registry, () => {
-      if (!manager) return "waiting for leadership";
+      // A standby replica is ready: it is healthy and will take over when the leader goes.
+      if (!manager) return elector ? undefined : "starting";
       const silent = manager.secondsSinceLastEvent();
       return silent > 600 ? `a watch has been silent for ${Math.round(silent)} s` : undefined;
     }, stop.signal);

@@ -1,0 +1,114 @@
+// The operator as users install it: its image in a Deployment, in-cluster config, leader election.
+import assert from "node:assert/strict";
+import { apply, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+
+const deployment = await Deno.readTextFile(
+  new URL("../../config/manager/deployment.yaml", import.meta.url),
+);
+const sample = await Deno.readTextFile(
+  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
+);
+
+async function eventually<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  seconds: number,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    value = await read();
+  }
+  return value;
+}
+
+Deno.test("installed from config/manager, two replicas elect one leader that runs a cluster through member DNS names", async () => {
+  await using namespace = await temporaryNamespace("deployed");
+  // Scoped to the test's namespace, so it never acts on what other tests run.
+  const scoped = deployment.replace(
+    'args: [run, --leader-elect, --metrics-addr, ":8080"]',
+    `args: [run, --leader-elect, --metrics-addr, ":8080", --namespace, ${namespace.name}]`,
+  );
+  assert.notEqual(scoped, deployment, "the Deployment's args changed shape: update this test");
+  await apply(scoped);
+  try {
+    await eventually(
+      "both operator pods ready",
+      async () =>
+        (await kubectlOk([
+          "get",
+          "deployment",
+          "-n",
+          "etcd-operator-system",
+          "etcd-operator",
+          "-o",
+          "jsonpath={.status.readyReplicas}",
+        ])).trim(),
+      (ready) => ready === "2",
+      120,
+    ); // deno-fmt-ignore
+    const holder = await eventually("a lease holder", async () =>
+      (await kubectl(["get", "lease", "-n", "etcd-operator-system", "etcd-operator", "-o", "jsonpath={.spec.holderIdentity}"])).stdout.trim(),
+      (identity) => identity !== "", 60); // deno-fmt-ignore
+    const pods = await kubectlOk(["get", "pods", "-n", "etcd-operator-system", "-l", "app.kubernetes.io/name=etcd-operator", "-o", "jsonpath={.items[*].metadata.name}"]);
+    assert.ok(
+      pods.split(" ").some((pod) => holder.startsWith(pod)),
+      `lease held by ${holder}, pods ${pods}`,
+    );
+
+    await apply(
+      sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
+    );
+    const status = await eventually(
+      "3 healthy members",
+      async () =>
+        JSON.parse(
+          (await kubectl([
+            "get",
+            "etcdcluster",
+            "-n",
+            namespace.name,
+            "my-cluster",
+            "-o",
+            "jsonpath={.status}",
+          ])).stdout || "{}",
+        ),
+      (s: { readyReplicas?: number; members?: unknown[] }) => s.readyReplicas === 3,
+      180,
+    ); // deno-fmt-ignore
+    assert.equal(status.members?.length, 3);
+    const logs = await kubectlOk([
+      "logs",
+      "-n",
+      "etcd-operator-system",
+      "deployment/etcd-operator",
+    ]);
+    assert.ok(
+      logs.split("\n").some((line) => line.includes('"endpoints":"dns"')) ||
+        !logs.includes('"endpoints":"podIP"'),
+      logs,
+    );
+  } finally {
+    await kubectl([
+      "delete",
+      "deployment",
+      "-n",
+      "etcd-operator-system",
+      "etcd-operator",
+      "--wait=true",
+    ]);
+    await kubectl([
+      "delete",
+      "lease",
+      "-n",
+      "etcd-operator-system",
+      "etcd-operator",
+      "--ignore-not-found",
+    ]);
+  }
+});
