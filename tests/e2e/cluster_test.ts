@@ -328,6 +328,8 @@ Deno.test("scaling down when the highest member leads moves leadership first: a 
     "jsonpath={.items[*].reason}",
   ]);
   assert.ok(reasons.includes("LeaderMoved"), `LeaderMoved in ${reasons}`);
+  // Two replicas are allowed, with a Warning that says why an odd number is better.
+  assert.ok(reasons.includes("EvenReplicas"), `EvenReplicas in ${reasons}`);
   void operator;
 });
 
