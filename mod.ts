@@ -18,6 +18,7 @@ commands:
     --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
     --namespace NS           watch one namespace (default: all)
     --etcd-repository REPO   etcd image repository (default: quay.io/coreos/etcd)
+    --operator-image IMAGE   image of restore pods' download step (default: $ETCD_OPERATOR_IMAGE)
     --metrics-addr ADDR      /metrics, /healthz, /readyz (default: :8080; "0" disables)
     --leader-elect           hold a Lease before acting, for several replicas
     --leader-election-namespace NS   where the Lease lives (default: the pod's namespace)
@@ -31,6 +32,7 @@ interface RunFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly etcdRepository: string;
+  readonly operatorImage?: string;
   readonly metricsAddr: string;
   readonly leaderElect: boolean;
   readonly leaderElectionNamespace?: string;
@@ -44,6 +46,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       kubeconfig: { type: "string" },
       namespace: { type: "string" },
       "etcd-repository": { type: "string", default: "quay.io/coreos/etcd" },
+      "operator-image": { type: "string" },
       "metrics-addr": { type: "string", default: ":8080" },
       "leader-elect": { type: "boolean", default: false },
       "leader-election-namespace": { type: "string" },
@@ -56,6 +59,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
     etcdRepository: values["etcd-repository"],
+    operatorImage: values["operator-image"],
     metricsAddr: values["metrics-addr"],
     leaderElect: values["leader-elect"],
     leaderElectionNamespace: values["leader-election-namespace"],
@@ -94,6 +98,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
       namespace: flags.namespace,
       endpointMode: endpointMode(),
       etcdRepository: flags.etcdRepository,
+      operatorImage: flags.operatorImage,
       onEscalate: (reason) => {
         log.error("giving up after repeated actor failures; exiting so the process is restarted", {
           reason,

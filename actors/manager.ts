@@ -11,6 +11,13 @@ import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
 import type { EndpointMode } from "./cluster/observe.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
+import {
+  type EtcdRestoreObject,
+  restoreActor,
+  type RestoreMessage,
+  type RestorePodObject,
+} from "./restore/actor.ts";
+import { restoreLabel } from "./restore/resources.ts";
 import { Registry, type RuntimeHooks, startSupervisor, type Supervisor } from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
 import {
@@ -37,7 +44,12 @@ export interface ManagerOptions {
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   readonly onStep?: (step: string, outcome: "ok" | "failed") => void;
+  /** The image restore pods download snapshots with; defaults to $ETCD_OPERATOR_IMAGE. */
+  readonly operatorImage?: string;
 }
+
+/** Used when neither the option nor $ETCD_OPERATOR_IMAGE names the operator's image. */
+const defaultOperatorImage = "etcd-operator.local/operator:dev";
 
 export interface Manager {
   /** Every watch has listed once: the actors see the whole world. */
@@ -70,6 +82,9 @@ export function startManager(options: ManagerOptions): Manager {
     ),
     backups: watch<EtcdBackupObject>(resources.etcdBackups),
     backupSchedules: watch<EtcdBackupScheduleObject>(resources.etcdBackupSchedules),
+    restores: watch<EtcdRestoreObject>(resources.etcdRestores),
+    // Restore pods carry no cluster labels (they are not members): selected by their own label.
+    restorePods: watch<RestorePodObject>(resources.pods, restoreLabel),
   };
   const supervisor: Supervisor = startSupervisor({
     name: "root",
@@ -134,6 +149,7 @@ export function startManager(options: ManagerOptions): Manager {
     watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
   }
   routeBackups(supervisor, watchers, options);
+  routeRestores(supervisor, watchers, options);
   const all = Object.values(watchers) as Watcher<KubeObject>[];
   for (const watcher of all) watcher.start();
   return {
@@ -203,5 +219,49 @@ function routeBackups(
     const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
     if (event.type === "deleted") void schedules.stop(key, { drain: false });
     else schedules.getOrSpawn(key).send(reconcile);
+  });
+}
+
+/** EtcdRestore actors: a restore's own events and those of its pods go to its actor. */
+function routeRestores(
+  supervisor: Supervisor,
+  watchers: {
+    readonly restores: Watcher<EtcdRestoreObject>;
+    readonly restorePods: Watcher<RestorePodObject>;
+    readonly backups: Watcher<EtcdBackupObject>;
+  },
+  options: ManagerOptions,
+): void {
+  const stores = {
+    restores: watchers.restores.store,
+    restorePods: watchers.restorePods.store,
+    backups: watchers.backups.store,
+  };
+  // "No restore pod yet" is only true once the pods have listed; backups give recorded sha256s.
+  const ready = Promise.all([watchers.restorePods.synced(), watchers.backups.synced()])
+    .then(() => {}, () => {});
+  const restores = new Registry<RestoreMessage>(
+    supervisor.spawnSupervisor({ name: "restores" }),
+    (key) =>
+      restoreActor(key, {
+        ...options,
+        stores,
+        ready,
+        operatorImage: options.operatorImage ?? Deno.env.get("ETCD_OPERATOR_IMAGE") ??
+          defaultOperatorImage,
+        log: options.log.with({ actor: "EtcdRestore" }),
+      }),
+  );
+  watchers.restores.addHandler((event) => {
+    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
+    if (event.type === "deleted") void restores.stop(key, { drain: false });
+    else restores.getOrSpawn(key).send(reconcile);
+  });
+  watchers.restorePods.addHandler((event) => {
+    const owner = controllerOf(event.object);
+    const key = `${event.object.metadata.namespace}/${owner?.name}`;
+    if (owner?.kind === "EtcdRestore" && stores.restores.get(key)) {
+      restores.getOrSpawn(key).send(reconcile);
+    }
   });
 }

@@ -317,7 +317,7 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       status: ["conditions", "lastScheduleTime", "lastSuccessfulTime"],
     },
     EtcdRestore: {
-      spec: ["clusterTemplate", "source"],
+      spec: ["clusterTemplate", "credentialsSecretRef", "source"],
       "spec.source": ["objectURL"],
       "spec.clusterTemplate": ["clusterName", "spec"],
       status: ["conditions", "phase"],

@@ -1,0 +1,53 @@
+// The EtcdRestore status written at each phase change, with its one condition. Pure.
+import type { StatusCondition } from "../types.ts";
+import type { RestorePhase } from "./plan.ts";
+
+/** `kubectl wait --for=condition=Completed etcdrestore/x`: True done, False failed, Unknown running. */
+export const completedCondition = "Completed";
+
+export interface EtcdRestoreStatus {
+  readonly phase?: RestorePhase;
+  readonly conditions?: readonly StatusCondition[];
+}
+
+export interface StatusInput {
+  readonly previous: readonly StatusCondition[];
+  readonly generation: number;
+  readonly now: string;
+}
+
+export function restoringStatus(input: StatusInput, message: string): EtcdRestoreStatus {
+  return status(input, "Restoring", { status: "Unknown", reason: "Restoring", message });
+}
+
+export function completedStatus(input: StatusInput, message: string): EtcdRestoreStatus {
+  return status(input, "Completed", { status: "True", reason: "Succeeded", message });
+}
+
+export function failedStatus(
+  input: StatusInput,
+  reason: string,
+  message: string,
+): EtcdRestoreStatus {
+  return status(input, "Failed", { status: "False", reason, message });
+}
+
+/** lastTransitionTime moves only when the condition's status flips. */
+function status(
+  input: StatusInput,
+  phase: RestorePhase,
+  next: Pick<StatusCondition, "status" | "reason" | "message">,
+): EtcdRestoreStatus {
+  const before = input.previous.find((existing) => existing.type === completedCondition);
+  return {
+    phase,
+    conditions: [{
+      type: completedCondition,
+      ...next,
+      lastTransitionTime: before && before.status === next.status
+        ? before.lastTransitionTime
+        : input.now,
+      observedGeneration: input.generation,
+    }],
+  };
+}
