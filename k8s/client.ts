@@ -432,6 +432,6 @@ export class KubeClient implements Disposable {
         ? failure({ kind: "transient", message: "watch response without a body" })
         : response;
     }
-    return success(clearingDeadline(readWatchEvents<T>(body), limit));
+    return success(clearingDeadline(readWatchEvents<T>(body, limit.signal), limit));
   }
 }

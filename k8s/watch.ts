@@ -173,7 +173,16 @@ export class Watcher<T extends KubeObject = KubeObject> {
     this.#interrupt("stop");
     this.#clearTimers();
     for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(new Error("watcher stopped"));
-    await this.#loop;
+    // The loop ends within moments of the abort; a stop must never hang shutdown regardless.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), 10_000);
+    });
+    const outcome = await Promise.race([this.#loop, gaveUp]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.#log("warn", "watch loop did not end within 10 s of stop", { watch: this.#name });
+    }
   }
 
   get #name(): string {

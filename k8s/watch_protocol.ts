@@ -56,8 +56,13 @@ export function parseWatchLine<T extends KubeObject>(line: string): RawWatchEven
 /** Reads a watch response body as events; cancelling the returned iterator cancels the body. */
 export async function* readWatchEvents<T extends KubeObject>(
   body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
 ): AsyncGenerator<RawWatchEvent<T>, void, undefined> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // Cancelling the reader ends a pending read at once; an aborted fetch alone was seen to leave a
+  // silent watch's read pending for minutes, so neither stall detection nor stop() could end it.
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", cancel, { once: true });
   let pending = "";
   try {
     while (true) {
@@ -69,6 +74,7 @@ export async function* readWatchEvents<T extends KubeObject>(
     }
     if (pending.trim() !== "") yield parseWatchLine<T>(pending);
   } finally {
+    signal?.removeEventListener("abort", cancel);
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }

@@ -10,7 +10,14 @@ import {
   parseObjectURL,
   type TransferOptions,
 } from "../../objectstore/mod.ts";
-import { apply, e2e, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import {
+  apply,
+  e2e,
+  eventually,
+  getJson,
+  kubectlOk,
+  temporaryNamespace,
+} from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
 
 const sample = await Deno.readTextFile(
@@ -46,30 +53,6 @@ interface BackupItem {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `read` until `done` holds; the error shows the last value seen. */
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutSeconds = 120,
-): Promise<T> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutSeconds} s`);
-    }
-    await sleep(1000);
-    value = await read();
-  }
-  return value;
-}
-
-async function getJson<T>(args: readonly string[]): Promise<T | undefined> {
-  const result = await kubectl(["get", ...args, "-o", "json"]);
-  return result.success ? JSON.parse(result.stdout) as T : undefined;
-}
 
 async function clusterReady(namespace: string): Promise<boolean> {
   const cluster = await getJson<{ status?: { readyReplicas?: number; members?: unknown[] } }>(

@@ -1,6 +1,6 @@
 // The operator as users install it: its image in a Deployment, in-cluster config, leader election.
 import assert from "node:assert/strict";
-import { apply, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import { apply, eventually, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
 
 const deployment = await Deno.readTextFile(
   new URL("../../config/manager/deployment.yaml", import.meta.url),
@@ -8,24 +8,6 @@ const deployment = await Deno.readTextFile(
 const sample = await Deno.readTextFile(
   new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
 );
-
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  seconds: number,
-): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    value = await read();
-  }
-  return value;
-}
 
 Deno.test("installed from config/manager, two replicas elect one leader that runs a cluster through member DNS names", async () => {
   await using namespace = await temporaryNamespace("deployed");
@@ -52,14 +34,27 @@ Deno.test("installed from config/manager, two replicas elect one leader that run
       (ready) => ready === "2",
       120,
     ); // deno-fmt-ignore
-    const holder = await eventually("a lease holder", async () =>
-      (await kubectl(["get", "lease", "-n", "etcd-operator-system", "etcd-operator", "-o", "jsonpath={.spec.holderIdentity}"])).stdout.trim(),
-      (identity) => identity !== "", 60); // deno-fmt-ignore
-    const pods = await kubectlOk(["get", "pods", "-n", "etcd-operator-system", "-l", "app.kubernetes.io/name=etcd-operator", "-o", "jsonpath={.items[*].metadata.name}"]);
-    assert.ok(
-      pods.split(" ").some((pod) => holder.startsWith(pod)),
-      `lease held by ${holder}, pods ${pods}`,
-    );
+    // A Lease left by an earlier run's pods expires first (15 s): wait for one of these pods.
+    const podNames = async () =>
+      (await kubectlOk(["get", "pods", "-n", "etcd-operator-system", "-l", "app.kubernetes.io/name=etcd-operator", "-o", "jsonpath={.items[*].metadata.name}"])).split(" ");
+    const leader = await eventually(
+      "one of the operator pods holding the Lease",
+      async () => {
+        const holder = (await kubectl([
+          "get",
+          "lease",
+          "-n",
+          "etcd-operator-system",
+          "etcd-operator",
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        ])).stdout.trim();
+        return (await podNames()).find((pod) => holder !== "" && holder.startsWith(pod));
+      },
+      (pod) => pod !== undefined,
+      90,
+    ); // deno-fmt-ignore
+    assert.ok(leader);
 
     await apply(
       sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
@@ -101,6 +96,17 @@ Deno.test("installed from config/manager, two replicas elect one leader that run
       "etcd-operator-system",
       "etcd-operator",
       "--wait=true",
+    ]);
+    // Its pods may still take the Lease while they stop: remove it only once they are gone.
+    await kubectl([
+      "wait",
+      "--for=delete",
+      "pod",
+      "-n",
+      "etcd-operator-system",
+      "-l",
+      "app.kubernetes.io/name=etcd-operator",
+      "--timeout=60s",
     ]);
     await kubectl([
       "delete",

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { EtcdClient } from "../../etcd/client.ts";
-import { apply, e2e, kubectl, temporaryNamespace } from "./support/cluster.ts";
+import { apply, e2e, eventually, getJson, kubectl, temporaryNamespace } from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
 
 const sample = await Deno.readTextFile(
@@ -21,31 +21,6 @@ interface Condition {
 interface Phased {
   readonly metadata: { readonly uid: string; readonly resourceVersion: string };
   readonly status?: { readonly phase?: string; readonly conditions?: readonly Condition[] };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutSeconds: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutSeconds} s`);
-    }
-    await sleep(2000);
-    value = await read();
-  }
-  return value;
-}
-
-async function getJson<T>(args: readonly string[]): Promise<T | undefined> {
-  const result = await kubectl(["get", ...args, "-o", "json"]);
-  return result.success ? JSON.parse(result.stdout) as T : undefined;
 }
 
 async function clusterReady(namespace: string, name: string, replicas: number): Promise<boolean> {

@@ -143,3 +143,28 @@ export async function waitForPodPhase(
       `expected ${phases.join(" or ")}:\n${describe.stdout}`,
   );
 }
+
+/** Polls `read` until `done` holds; the error names what was awaited and the last value seen. */
+export async function eventually<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutSeconds = 120,
+): Promise<T> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutSeconds} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    value = await read();
+  }
+  return value;
+}
+
+/** `kubectl get … -o json`, parsed; undefined when the object does not exist (or get failed). */
+export async function getJson<T>(args: readonly string[]): Promise<T | undefined> {
+  const result = await kubectl(["get", ...args, "-o", "json"]);
+  return result.success ? JSON.parse(result.stdout) as T : undefined;
+}
