@@ -194,6 +194,50 @@ Deno.test("restore: a MinIO backup of a 3-member cluster restores into new 3.4 a
         assert.deepEqual(await readKeys(ns, cluster), keys);
       }
     });
+
+    await t.step(
+      "a backup in fake-gcs-server restores into a new cluster holding every key",
+      async () => {
+        const gcs = e2e.gcs();
+        const gcsKey = `${ns}/snapshot-gcs.db`;
+        await apply(JSON.stringify({
+          apiVersion: "etcd.improbable.io/v1alpha1",
+          kind: "EtcdBackup",
+          metadata: { name: "before-gcs", namespace: ns },
+          spec: {
+            source: { clusterURL: `http://my-cluster-0.my-cluster.${ns}.svc:2379` },
+            destination: {
+              objectURLTemplate: `gs://${gcs.bucket}/${gcsKey}?endpoint=${gcs.endpoint}`,
+            },
+          },
+        }));
+        const gcsBackup = await eventually(
+          "GCS backup",
+          () => getJson<Phased>(["etcdbackup", "-n", ns, "before-gcs"]),
+          finished,
+          90,
+        );
+        assert.equal(gcsBackup?.status?.phase, "Completed", JSON.stringify(gcsBackup?.status));
+        const gcsURL = `gs://${gcs.bucket}/${gcsKey}?endpoint=${gcs.inClusterEndpoint}`;
+        await apply(
+          restoreManifest(ns, "from-gcs", gcsURL, "restored-gcs", { ...source.spec, replicas: 1 }),
+        );
+        const item = await eventually(
+          "restore from-gcs",
+          () => restore(ns, "from-gcs"),
+          finished,
+          150,
+        );
+        assert.equal(item?.status?.phase, "Completed", JSON.stringify(item?.status));
+        await eventually(
+          "restored-gcs: 1 healthy member",
+          () => clusterReady(ns, "restored-gcs", 1),
+          Boolean,
+          150,
+        );
+        assert.deepEqual(await readKeys(ns, "restored-gcs"), keys);
+      },
+    );
   } catch (error) {
     console.error(operator.logs().split("\n").slice(-60).join("\n"));
     const pods = await kubectl(["get", "pods,pvc,etcdrestores", "-n", ns, "-o", "wide"]);
