@@ -220,7 +220,7 @@ Deno.test("restore: a MinIO backup of a 3-member cluster restores into new 3.4 a
         assert.equal(gcsBackup?.status?.phase, "Completed", JSON.stringify(gcsBackup?.status));
         const gcsURL = `gs://${gcs.bucket}/${gcsKey}?endpoint=${gcs.inClusterEndpoint}`;
         await apply(
-          restoreManifest(ns, "from-gcs", gcsURL, "restored-gcs", { ...source.spec, replicas: 1 }),
+          restoreManifest(ns, "from-gcs", gcsURL, "restored-gcs", source.spec),
         );
         const item = await eventually(
           "restore from-gcs",
@@ -230,8 +230,8 @@ Deno.test("restore: a MinIO backup of a 3-member cluster restores into new 3.4 a
         );
         assert.equal(item?.status?.phase, "Completed", JSON.stringify(item?.status));
         await eventually(
-          "restored-gcs: 1 healthy member",
-          () => clusterReady(ns, "restored-gcs", 1),
+          "restored-gcs: 3 healthy members",
+          () => clusterReady(ns, "restored-gcs", 3),
           Boolean,
           150,
         );
