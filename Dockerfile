@@ -1,6 +1,6 @@
 # The operator image, for machines with a registry. The local test cluster builds the same layout
 # without Docker (tests/env/images.ts), because this machine has no Docker engine or registry.
-FROM denoland/deno:bin-2.9.6 AS deno
+FROM denoland/deno:bin-2.8.3 AS deno
 
 FROM debian:bookworm-slim AS build
 COPY --from=deno /deno /usr/local/bin/deno

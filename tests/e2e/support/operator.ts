@@ -12,6 +12,14 @@ export interface RunningOperator extends AsyncDisposable {
   kill(): Promise<void>;
 }
 
+let inspected = 0;
+
+/** E2E_OPERATOR_INSPECT=<port>: each started operator listens for a debugger on port, port+1, … */
+function inspectFlag(): string[] {
+  const base = Number(Deno.env.get("E2E_OPERATOR_INSPECT") ?? "");
+  return base > 0 ? [`--inspect=127.0.0.1:${base + inspected++}`] : [];
+}
+
 /**
  * Starts `mod.ts run` with the operator kubeconfig (least privilege, like in production), so a
  * missing RBAC rule fails the test. Stopping sends SIGTERM and waits for a clean exit.
@@ -25,6 +33,7 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      ...inspectFlag(),
       modTs,
       "run",
       "--metrics-addr",
