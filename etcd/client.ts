@@ -80,22 +80,50 @@ export class MemberClient extends EtcdClient {
   }
 }
 
+/**
+ * How long one `withClient` use may take in all: its calls are sequential at most a few deep
+ * (promote: look up, promote, look up again), each bounded by the call deadline. The bound is
+ * ours, not gRPC's, so a call the HTTP/2 stack never settles cannot wedge an actor.
+ */
+export function useBoundMs(callTimeoutMs: number): number {
+  return 4 * callTimeoutMs + 1_000;
+}
+
 /** Runs `use` with a client for `endpoints` and closes the client whatever happens. */
-export async function withClient<T>(
+export function withClient<T>(
   endpoints: readonly string[],
   use: (client: EtcdClient) => Promise<T>,
   options: ClientOptions = {},
 ): Promise<T> {
-  using client = new EtcdClient(endpoints, options);
-  return await use(client);
+  return bounded(new EtcdClient(endpoints, options), use);
 }
 
 /** Runs `use` with a client for exactly one member and closes it whatever happens. */
-export async function withMemberClient<T>(
+export function withMemberClient<T>(
   endpoint: string,
   use: (client: MemberClient) => Promise<T>,
   options: ClientOptions = {},
 ): Promise<T> {
-  using client = new MemberClient(endpoint, options);
-  return await use(client);
+  return bounded(new MemberClient(endpoint, options), use);
+}
+
+/** Settles within useBoundMs (a TimeoutError, which attempt() reports as unreachable). */
+async function bounded<C extends EtcdClient, T>(
+  client: C,
+  use: (client: C) => Promise<T>,
+): Promise<T> {
+  const limitMs = useBoundMs(client.callTimeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DOMException(`no answer from etcd within ${limitMs} ms`, "TimeoutError")),
+      limitMs,
+    );
+  });
+  try {
+    return await Promise.race([use(client), expired]);
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
 }

@@ -2,9 +2,9 @@
 import type { ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { Member } from "../../etcd/observation.ts";
 import { observeCluster } from "../../etcd/health.ts";
-import { withClient } from "../../etcd/client.ts";
+import { type EtcdClient, withClient } from "../../etcd/client.ts";
 import { addLearner, moveLeader, promoteLearner, removeMember } from "../../etcd/members.ts";
-import type { EtcdResult } from "../../etcd/errors.ts";
+import { attempt, type EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import type { K8sResult } from "../../k8s/errors.ts";
 import { resources } from "../../k8s/resources.ts";
@@ -162,6 +162,15 @@ function fromKube(
   };
 }
 
+/** A membership call; a client that cannot be made or an answer that never comes is a failure too. */
+async function onCluster<T>(
+  endpoints: readonly string[],
+  use: (client: EtcdClient) => Promise<EtcdResult<T>>,
+): Promise<EtcdResult<T>> {
+  const result = await attempt(() => withClient(endpoints, use));
+  return result.ok ? result.value : result;
+}
+
 function fromEtcd(result: EtcdResult<unknown>): StepOutcome {
   if (result.ok) return ok;
   return { ok: false, message: result.error.message, retry: true };
@@ -217,13 +226,13 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "addLearner": {
       const outcome = fromEtcd(
-        await withClient(context.endpoints, (client) => addLearner(client, step.peerURL)),
+        await onCluster(context.endpoints, (client) => addLearner(client, step.peerURL)),
       );
       if (outcome.ok) record("MemberAdded", `added ${step.peerName} to etcd as a learner`);
       return outcome;
     }
     case "promote": {
-      const result = await withClient(
+      const result = await onCluster(
         context.endpoints,
         (client) => promoteLearner(client, step.memberId),
       );
@@ -236,7 +245,7 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "moveLeader": {
       const outcome = fromEtcd(
-        await withClient(
+        await onCluster(
           context.endpoints,
           (client) => moveLeader(client, step.toId, { memberEndpoint: context.memberEndpoint }),
         ),
@@ -246,7 +255,7 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "removeMember": {
       const outcome = fromEtcd(
-        await withClient(context.endpoints, (client) => removeMember(client, step.memberId)),
+        await onCluster(context.endpoints, (client) => removeMember(client, step.memberId)),
       );
       if (outcome.ok) {
         record("MemberRemoved", `removed ${step.peerName} (member ${step.memberId}) from etcd`);
