@@ -1,7 +1,7 @@
 // The operations guide's "upgrading a cluster", end to end: a rolling upgrade under write load.
 import assert from "node:assert/strict";
 import { EtcdClient } from "../../etcd/client.ts";
-import { apply, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import { apply, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
 import { type RunningOperator, startOperator } from "./support/operator.ts";
 
 const sample = await Deno.readTextFile(
@@ -225,4 +225,35 @@ Deno.test("upgrading a cluster: 3.4.23 → 3.5.21 replaces members highest first
     "jsonpath={.items[*].metadata.uid}",
   ]);
   assert.equal(pvcs.split(" ").length, 3, "the volumes are kept");
+});
+
+Deno.test("an upgrade resumes after the operator is killed half-way", async () => {
+  await using namespace = await temporaryNamespace("upgrade-kill");
+  await upgradeUnderLoad(namespace.name, async (operator) => {
+    await waitFor(
+      "the first peer replaced",
+      async () =>
+        (await clusterEventReasons(namespace.name)).some((event) =>
+          event.reason === "PeerUpgraded"
+        ),
+      120,
+    );
+    await operator.kill();
+    const logs = operator.logs();
+    assert.ok(!logs.includes("UpgradeCompleted"), "killed before the end");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    return startOperator(["--namespace", namespace.name]);
+  });
+  const peers = await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace.name]);
+  assert.deepEqual(peers.items.map((peer) => peer.status?.serverVersion), [target, target, target]);
+  const result = await kubectl([
+    "get",
+    "etcdcluster",
+    "-n",
+    namespace.name,
+    "my-cluster",
+    "-o",
+    "jsonpath={.status.clusterVersion}",
+  ]);
+  assert.equal(result.stdout, "3.5.0");
 });
