@@ -19,13 +19,20 @@ async function json<T>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk([...args, "-o", "json"])) as T;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutSeconds: number) {
+/** `explain` describes, on a timeout, what was seen instead. */
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutSeconds: number,
+  explain?: () => Promise<unknown>,
+) {
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  throw new Error(`timed out after ${timeoutSeconds} s waiting for ${what}`);
+  const seen = explain ? `; seen instead: ${JSON.stringify(await explain().catch(String))}` : "";
+  throw new Error(`timed out after ${timeoutSeconds} s waiting for ${what}${seen}`);
 }
 
 async function createCluster(namespace: string): Promise<void> {
@@ -256,4 +263,86 @@ Deno.test("an upgrade resumes after the operator is killed half-way", async () =
     "jsonpath={.status.clusterVersion}",
   ]);
   assert.equal(result.stdout, "3.5.0");
+});
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+async function conditions(namespace: string): Promise<Condition[]> {
+  const cluster = await json<{ status?: { conditions?: Condition[] } }>([
+    "get",
+    "etcdcluster",
+    "-n",
+    namespace,
+    "my-cluster",
+  ]);
+  return cluster.status?.conditions ?? [];
+}
+
+async function scaleReplicaSet(namespace: string, name: string, replicas: number): Promise<void> {
+  await kubectlOk(["scale", "replicaset", "-n", namespace, name, "--replicas", String(replicas)]);
+}
+
+Deno.test("an upgrade waits while a member is down, says why, and starts by itself once it is back", async () => {
+  await using namespace = await temporaryNamespace("upgrade-blocked");
+  await using _operator = startOperator(["--namespace", namespace.name]);
+  await createCluster(namespace.name);
+  // The member's pod goes away, as on a failed node; its volume and etcd membership stay.
+  await scaleReplicaSet(namespace.name, "my-cluster-1", 0);
+  await waitFor(
+    "my-cluster-1 reported unhealthy",
+    async () => {
+      const degraded = (await conditions(namespace.name)).find((c) => c.type === "Degraded");
+      return degraded?.status === "True" && degraded.reason === "MembersUnhealthy" &&
+        degraded.message.includes("my-cluster-1");
+    },
+    60,
+    () => conditions(namespace.name),
+  );
+
+  await kubectlOk([
+    "patch",
+    "etcdcluster",
+    "-n",
+    namespace.name,
+    "my-cluster",
+    "--type",
+    "merge",
+    "-p",
+    JSON.stringify({ spec: { version: target } }),
+  ]);
+  await waitFor(
+    "the Progressing condition to name the blocker",
+    async () => {
+      const progressing = (await conditions(namespace.name)).find((c) => c.type === "Progressing");
+      return progressing?.reason === "Upgrading" &&
+        progressing.message === `0/3 members at ${target}: members not healthy: my-cluster-1`;
+    },
+    60,
+    () => conditions(namespace.name),
+  );
+  // Several passes later nothing has been replaced.
+  await new Promise((resolve) => setTimeout(resolve, 8_000));
+  const peers = await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace.name]);
+  assert.deepEqual(peers.items.map((peer) => peer.spec.version), ["3.4.23", "3.4.23", "3.4.23"]);
+  const early = await clusterEventReasons(namespace.name);
+  assert.ok(!early.some((event) => event.reason === "PeerUpgraded"), JSON.stringify(early));
+
+  await scaleReplicaSet(namespace.name, "my-cluster-1", 1);
+  await waitFor(
+    "every peer on 3.5.21 and cluster version 3.5.0",
+    () => upgradeFinished(namespace.name),
+    300,
+    () => conditions(namespace.name),
+  );
+  const events = await clusterEventReasons(namespace.name);
+  const upgraded = events.filter((event) => event.reason === "PeerUpgraded").map((event) =>
+    /peer (\S+):/.exec(event.message)?.[1]
+  );
+  assert.deepEqual(upgraded, ["my-cluster-2", "my-cluster-1", "my-cluster-0"]);
+  assert.equal(events.at(-1)?.reason, "UpgradeCompleted", JSON.stringify(events));
 });
