@@ -34,6 +34,20 @@ const noCircuitBreaker = (): HostPolicy => ({
   execute: async (call) => await call({ signal: new AbortController().signal }),
 });
 
+/**
+ * Under Deno, a gRPC session whose member went away can stay "READY" while every new stream on it
+ * fails at once. grpc-js then retries the never-started call on the same session in a loop of
+ * promise callbacks that never yields: timers (deadlines included) and signals stop, the process
+ * spins and grows. Seen here as an operator frozen mid-upgrade; the JS stack showed
+ * RetryingCall.startNewAttempt ↔ LoadBalancingCall.doPick. So grpc-js retries are off (a failed
+ * call surfaces, and our passes retry later) and each client has its own subchannels, so closing
+ * it drops a broken session instead of handing it to the next client through the global pool.
+ */
+const grpcChannelOptions = {
+  "grpc.enable_retries": 0,
+  "grpc.use_local_subchannel_pool": 1,
+};
+
 /** A client that may reach any of its endpoints: for cluster-wide calls (member list, add, …). */
 export class EtcdClient implements Disposable {
   readonly etcd: Etcd3;
@@ -46,6 +60,7 @@ export class EtcdClient implements Disposable {
       hosts: [...endpoints],
       credentials: options.credentials,
       faultHandling: { host: noCircuitBreaker },
+      grpcOptions: grpcChannelOptions,
       // A safety net for calls made without callOptions(): etcd3 sets no deadline by itself.
       defaultCallOptions: (context) =>
         context.isStream ? {} : { deadline: Date.now() + callTimeoutMs },

@@ -337,7 +337,11 @@ Deno.test("an upgrade waits while a member is down, says why, and starts by itse
     "every peer on 3.5.21 and cluster version 3.5.0",
     () => upgradeFinished(namespace.name),
     300,
-    () => conditions(namespace.name),
+    async () => ({
+      conditions: await conditions(namespace.name),
+      events: await clusterEventReasons(namespace.name),
+      peers: (await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace.name])).items,
+    }),
   );
   const events = await clusterEventReasons(namespace.name);
   const upgraded = events.filter((event) => event.reason === "PeerUpgraded").map((event) =>

@@ -14,6 +14,18 @@ export interface RunningOperator extends AsyncDisposable {
 
 let inspected = 0;
 
+/**
+ * E2E_OPERATOR_LOG_DIR=<dir>: every stopped operator's log is written there (named after its
+ * --namespace and a timestamp), for a failed run to be read afterwards.
+ */
+async function keepLog(args: readonly string[], output: string): Promise<void> {
+  const dir = Deno.env.get("E2E_OPERATOR_LOG_DIR");
+  if (!dir) return;
+  const namespace = args[args.indexOf("--namespace") + 1] ?? "all";
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/${namespace}-${Date.now()}.log`, output);
+}
+
 /** E2E_OPERATOR_INSPECT=<port>: each started operator listens for a debugger on port, port+1, … */
 function inspectFlag(): string[] {
   const base = Number(Deno.env.get("E2E_OPERATOR_INSPECT") ?? "");
@@ -65,6 +77,7 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
       await child.status;
       clearTimeout(timer);
       await collected;
+      await keepLog(extraArgs, output);
     })();
     return stopped;
   };
