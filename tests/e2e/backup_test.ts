@@ -12,24 +12,15 @@ import {
 } from "../../objectstore/mod.ts";
 import {
   apply,
+  type Condition,
   e2e,
   eventually,
   getJson,
   kubectlOk,
+  sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
-
-const sample = await Deno.readTextFile(
-  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
-);
-
-interface Condition {
-  readonly type: string;
-  readonly status: string;
-  readonly reason: string;
-  readonly message: string;
-}
 
 interface BackupStatus {
   readonly phase?: string;
@@ -215,7 +206,7 @@ Deno.test("backups and scheduled backups: snapshots of a 3-member cluster stream
   // Scoped to our namespace, so another test's operator elsewhere never shares our objects.
   await using operator = startOperator(["--namespace", ns]);
   try {
-    await apply(sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${ns}\n`));
+    await apply(sampleClusterIn(ns));
     await eventually("3 healthy members", () => clusterReady(ns), (ready) => ready, 240);
     await putKeys(ns, { "backup-key-1": "one", "backup-key-2": "two" });
     await apply(secretManifest(ns, "minio", s3.accessKey, s3.secretKey));

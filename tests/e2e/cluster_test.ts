@@ -7,15 +7,13 @@ import {
   kubectl,
   kubectlOk,
   runPodToCompletion,
+  sampleCluster,
+  sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
 
 const clientImage = "etcd-operator.local/etcdctl:v3.5.21";
-const sample = await Deno.readTextFile(
-  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
-);
-
 interface ClusterStatus {
   readonly replicas?: number;
   readonly readyReplicas?: number;
@@ -148,7 +146,7 @@ Deno.test("creating a cluster: the sample reaches 3 healthy members that answer 
   await using operator = startOperator(["--namespace", namespace.name]);
   const started = Date.now();
   await apply(
-    sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
+    sampleClusterIn(namespace.name),
   );
   const status = await waitForMembers(namespace.name, "my-cluster", 3);
   console.log(`apply → 3/3 healthy members: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -217,7 +215,7 @@ Deno.test("scaling up and down: 3 → 5 → 3 and 3 → 1 → 3 through the memb
   // Scoped to its namespace, so tests running side by side never share an operator.
   await using operator = startOperator(["--namespace", namespace.name]);
   await apply(
-    sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
+    sampleClusterIn(namespace.name),
   );
   await waitForMembers(namespace.name, "my-cluster", 3);
   const put = await etcdctl(namespace.name, "put", ["put", "scale-key", "kept"]);
@@ -267,7 +265,7 @@ Deno.test("scaling down when the highest member leads moves leadership first: a 
   // Scoped to its namespace, so tests running side by side never share an operator.
   await using operator = startOperator(["--namespace", namespace.name]);
   await apply(
-    sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
+    sampleClusterIn(namespace.name),
   );
   const status = await waitForMembers(namespace.name, "my-cluster", 3);
   const ips = await podIPs(namespace.name);
@@ -348,7 +346,7 @@ Deno.test("deleting a cluster keeps its PVCs, and re-applying the same manifest 
   await using namespace = await temporaryNamespace("delete");
   // Scoped to its namespace, so tests running side by side never share an operator.
   await using operator = startOperator(["--namespace", namespace.name]);
-  const manifest = sample.replace(
+  const manifest = sampleCluster.replace(
     "name: my-cluster\n",
     `name: my-cluster\n  namespace: ${namespace.name}\n`,
   );

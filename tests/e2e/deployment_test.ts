@@ -1,14 +1,17 @@
 // The operator as users install it: its image in a Deployment, in-cluster config, leader election.
 import assert from "node:assert/strict";
-import { apply, eventually, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import {
+  apply,
+  eventually,
+  kubectl,
+  kubectlOk,
+  sampleClusterIn,
+  temporaryNamespace,
+} from "./support/cluster.ts";
 
 const deployment = await Deno.readTextFile(
   new URL("../../config/manager/deployment.yaml", import.meta.url),
 );
-const sample = await Deno.readTextFile(
-  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
-);
-
 Deno.test("installed from config/manager, two replicas elect one leader that runs a cluster through member DNS names", async () => {
   await using namespace = await temporaryNamespace("deployed");
   // Scoped to the test's namespace, so it never acts on what other tests run.
@@ -57,7 +60,7 @@ Deno.test("installed from config/manager, two replicas elect one leader that run
     assert.ok(leader);
 
     await apply(
-      sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace.name}\n`),
+      sampleClusterIn(namespace.name),
     );
     const status = await eventually(
       "3 healthy members",

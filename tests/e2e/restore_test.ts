@@ -4,19 +4,18 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { EtcdClient } from "../../etcd/client.ts";
-import { apply, e2e, eventually, getJson, kubectl, temporaryNamespace } from "./support/cluster.ts";
+import {
+  apply,
+  type Condition,
+  e2e,
+  eventually,
+  getJson,
+  kubectl,
+  sampleCluster,
+  sampleClusterIn,
+  temporaryNamespace,
+} from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
-
-const sample = await Deno.readTextFile(
-  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
-);
-
-interface Condition {
-  readonly type: string;
-  readonly status: string;
-  readonly reason: string;
-  readonly message: string;
-}
 
 interface Phased {
   readonly metadata: { readonly uid: string; readonly resourceVersion: string };
@@ -96,8 +95,8 @@ Deno.test("restore: a MinIO backup of a 3-member cluster restores into new 3.4 a
   const ns = namespace.name;
   await using operator = startOperator(["--namespace", ns]);
   try {
-    const source = parseYaml(sample) as { spec: Record<string, unknown> };
-    await apply(sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${ns}\n`));
+    const source = parseYaml(sampleCluster) as { spec: Record<string, unknown> };
+    await apply(sampleClusterIn(ns));
     await apply(JSON.stringify({
       apiVersion: "v1",
       kind: "Secret",

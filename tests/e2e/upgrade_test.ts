@@ -1,12 +1,16 @@
 // The operations guide's "upgrading a cluster", end to end: a rolling upgrade under write load.
 import assert from "node:assert/strict";
 import { EtcdClient } from "../../etcd/client.ts";
-import { apply, kubectl, kubectlOk, temporaryNamespace } from "./support/cluster.ts";
+import {
+  apply,
+  type Condition,
+  kubectl,
+  kubectlOk,
+  sampleClusterIn,
+  temporaryNamespace,
+} from "./support/cluster.ts";
 import { type RunningOperator, startOperator } from "./support/operator.ts";
 
-const sample = await Deno.readTextFile(
-  new URL("../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
-);
 const target = "3.5.21";
 
 interface Peer {
@@ -37,7 +41,7 @@ async function waitFor(
 
 async function createCluster(namespace: string): Promise<void> {
   await apply(
-    sample.replace("name: my-cluster\n", `name: my-cluster\n  namespace: ${namespace}\n`),
+    sampleClusterIn(namespace),
   );
   await waitFor("3 healthy members on 3.4.23", async () => {
     const status = (await json<{ status?: { readyReplicas?: number; clusterVersion?: string } }>([
@@ -264,13 +268,6 @@ Deno.test("an upgrade resumes after the operator is killed half-way", async () =
   ]);
   assert.equal(result.stdout, "3.5.0");
 });
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 
 async function conditions(namespace: string): Promise<Condition[]> {
   const cluster = await json<{ status?: { conditions?: Condition[] } }>([

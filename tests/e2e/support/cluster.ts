@@ -73,6 +73,27 @@ export async function kubectlOk(
   return result.stdout;
 }
 
+/** The sample EtcdCluster (config/samples), as the guide's readers apply it. */
+export const sampleCluster = await Deno.readTextFile(
+  new URL("../../../config/samples/etcd_v1alpha1_etcdcluster.yaml", import.meta.url),
+);
+
+/** The sample EtcdCluster, placed in `namespace`. */
+export function sampleClusterIn(namespace: string): string {
+  return sampleCluster.replace(
+    "name: my-cluster\n",
+    `name: my-cluster\n  namespace: ${namespace}\n`,
+  );
+}
+
+/** A status condition as the operator writes it. */
+export interface Condition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
 export function apply(manifest: string): Promise<string> {
   return kubectlOk(["apply", "-f", "-"], { stdin: manifest });
 }
