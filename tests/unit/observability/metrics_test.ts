@@ -50,3 +50,74 @@ Deno.test("the logger writes JSON lines at or above its level, errors as their m
   assert.equal(entry.cluster, "ns/c");
   assert.equal(entry.error, "deadline exceeded");
 });
+
+Deno.test("remove drops one series and removeMatching every series with those labels", () => {
+  const registry = new Registry();
+  const depth = registry.gauge("depth", "Pending.");
+  const handled = registry.counter("handled_total", "Handled.");
+  const seconds = registry.histogram("seconds", "Time.", [1]);
+  for (const name of ["a", "b"]) {
+    depth.set({ kind: "EtcdPeer", name }, 1);
+    handled.inc({ kind: "EtcdPeer", name });
+    seconds.observe({ kind: "EtcdPeer", name }, 0.5);
+  }
+  depth.set({ kind: "EtcdCluster", name: "a" }, 2);
+  depth.remove({ name: "b", kind: "EtcdPeer" });
+  handled.removeMatching({ name: "a" });
+  seconds.removeMatching({ kind: "EtcdPeer" });
+  depth.removeMatching({ kind: "EtcdPeer", name: "nobody" });
+  assert.equal(
+    registry.render(),
+    [
+      "# HELP depth Pending.",
+      "# TYPE depth gauge",
+      'depth{kind="EtcdPeer",name="a"} 1',
+      'depth{kind="EtcdCluster",name="a"} 2',
+      "# HELP handled_total Handled.",
+      "# TYPE handled_total counter",
+      'handled_total{kind="EtcdPeer",name="b"} 1',
+      "# HELP seconds Time.",
+      "# TYPE seconds histogram",
+    ].join("\n") + "\n",
+  );
+});
+
+Deno.test("a removed series starts again from zero when it comes back", () => {
+  const registry = new Registry();
+  const handled = registry.counter("handled_total", "Handled.");
+  handled.inc({ name: "a" }, 5);
+  handled.remove({ name: "a" });
+  handled.inc({ name: "a" });
+  assert.match(registry.render(), /^handled_total\{name="a"\} 1$/m);
+});
+
+Deno.test("a scraped gauge is read at every scrape, and a failing read renders no samples", () => {
+  const registry = new Registry();
+  let reads = 0;
+  registry.scrapedGauge("reads", "Times read.", () => ++reads);
+  registry.scrapedCounter("cpu_seconds_total", "CPU.", () => [
+    { labels: { mode: "user" }, value: 1.5 },
+    { labels: { mode: "system" }, value: Infinity },
+  ]);
+  registry.scrapedGauge("broken", "Unreadable.", () => {
+    throw new Error("no /proc here");
+  });
+  registry.scrapedGauge("absent", "Not known.", () => undefined);
+  registry.render();
+  assert.equal(
+    registry.render(),
+    [
+      "# HELP reads Times read.",
+      "# TYPE reads gauge",
+      "reads 2",
+      "# HELP cpu_seconds_total CPU.",
+      "# TYPE cpu_seconds_total counter",
+      'cpu_seconds_total{mode="user"} 1.5',
+      'cpu_seconds_total{mode="system"} +Inf',
+      "# HELP broken Unreadable.",
+      "# TYPE broken gauge",
+      "# HELP absent Not known.",
+      "# TYPE absent gauge",
+    ].join("\n") + "\n",
+  );
+});
