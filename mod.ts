@@ -8,6 +8,7 @@ import { contextNamespace, loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { LeaderElector } from "./k8s/lease.ts";
 import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
 import { Registry } from "./observability/metrics.ts";
+import { registerProcessMetrics } from "./observability/process.ts";
 import { serveObservability } from "./observability/server.ts";
 import { runObjectCommand } from "./objectstore/cli.ts";
 
@@ -80,6 +81,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
   const kubeConfig = loadKubeConfig({ path: flags.kubeconfig });
   const kube = await KubeClient.fromKubeConfig(kubeConfig);
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const metrics = operatorMetrics(registry, log);
   const stop = new AbortController();
   const { promise: stopped, resolve: exit } = Promise.withResolvers<number>();
