@@ -91,7 +91,39 @@ export type JsonPatchOperation =
 
 type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
+/** The API verbs, as the API server's audit log and metrics name them. */
+export type KubeVerb =
+  | "get"
+  | "list"
+  | "watch"
+  | "create"
+  | "update"
+  | "patch"
+  | "delete"
+  | "apply";
+
+/** One request the client sent, for metrics: what it was, how it ended, how long it took. */
+export interface KubeRequestRecord {
+  readonly verb: KubeVerb;
+  /** The resource's plural: "pods", "etcdclusters". */
+  readonly resource: string;
+  /** The HTTP status; undefined when no response arrived or its body could not be read. */
+  readonly status: number | undefined;
+  readonly seconds: number;
+}
+
+/** Told of every request; a watch is told once, when it opens. Must not throw (it is guarded). */
+export type KubeRequestObserver = (request: KubeRequestRecord) => void;
+
+export interface KubeClientOptions {
+  readonly observer?: KubeRequestObserver;
+}
+
 export interface RequestSpec extends CallOptions {
+  /** With `resource`, what metrics call this request; given so the path need not be parsed. */
+  readonly verb: KubeVerb;
+  /** The resource's plural. */
+  readonly resource: string;
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   readonly path: string;
   readonly query?: Query;
@@ -163,17 +195,31 @@ export class KubeClient implements Disposable {
   /** The current context's namespace: the default for the lease and the watched namespace. */
   readonly namespace: string | undefined;
 
-  private constructor(private readonly transport: Transport, namespace: string | undefined) {
+  readonly #observer: KubeRequestObserver | undefined;
+
+  private constructor(
+    private readonly transport: Transport,
+    namespace: string | undefined,
+    options: KubeClientOptions,
+  ) {
     this.namespace = namespace;
+    this.#observer = options.observer;
   }
 
-  static async fromKubeConfig(kubeConfig: KubeConfig): Promise<KubeClient> {
-    return new KubeClient(await createTransport(kubeConfig), contextNamespace(kubeConfig));
+  static async fromKubeConfig(
+    kubeConfig: KubeConfig,
+    options: KubeClientOptions = {},
+  ): Promise<KubeClient> {
+    const transport = await createTransport(kubeConfig);
+    return new KubeClient(transport, contextNamespace(kubeConfig), options);
   }
 
   /** Loads `--kubeconfig`, `KUBECONFIG`, in-cluster or `~/.kube/config`, in that order. */
-  static async load(source: KubeconfigSource = {}): Promise<KubeClient> {
-    return await KubeClient.fromKubeConfig(loadKubeConfig(source));
+  static async load(
+    source: KubeconfigSource = {},
+    options: KubeClientOptions = {},
+  ): Promise<KubeClient> {
+    return await KubeClient.fromKubeConfig(loadKubeConfig(source), options);
   }
 
   get server(): string {
@@ -191,15 +237,34 @@ export class KubeClient implements Disposable {
   /** Sends one request; the response must be JSON (or empty) and is read under the deadline. */
   async request<T>(spec: RequestSpec): Promise<K8sResult<T>> {
     const limit = deadline(spec);
+    const startedAt = performance.now();
+    // Stays undefined if the body cannot be read: for the caller that is a failed request.
+    let status: number | undefined;
     try {
       const response = await this.send(spec, limit.signal);
-      if (!response.ok) return response;
+      if (!response.ok) {
+        status = response.error.status;
+        return response;
+      }
       const text = await response.value.text();
-      return success((text ? JSON.parse(text) : undefined) as T);
+      const value = (text ? JSON.parse(text) : undefined) as T;
+      status = response.value.status;
+      return success(value);
     } catch (thrown) {
       return failure(classifyThrown(thrown));
     } finally {
       limit.clear();
+      this.#report(spec, status, startedAt);
+    }
+  }
+
+  #report(spec: RequestSpec, status: number | undefined, startedAt: number): void {
+    if (!this.#observer) return;
+    const seconds = (performance.now() - startedAt) / 1000;
+    try {
+      this.#observer({ verb: spec.verb, resource: spec.resource, status, seconds });
+    } catch {
+      // Metrics are best effort: a faulty sink must not turn a good response into an error.
     }
   }
 
@@ -237,6 +302,8 @@ export class KubeClient implements Disposable {
     if (invalid) return Promise.resolve(failure(invalid));
     return this.request<T>({
       ...options,
+      verb: "get",
+      resource: resource.plural,
       method: "GET",
       path: objectPath(resource, target, options.subresource),
     });
@@ -248,6 +315,8 @@ export class KubeClient implements Disposable {
   ): Promise<K8sResult<ObjectList<T>>> {
     return this.request<ObjectList<T>>({
       ...options,
+      verb: "list",
+      resource: resource.plural,
       method: "GET",
       path: collectionPath(resource, options.namespace),
       query: {
@@ -298,6 +367,8 @@ export class KubeClient implements Disposable {
     }
     return this.request<T>({
       ...options,
+      verb: "create",
+      resource: resource.plural,
       method: "POST",
       path: collectionPath(resource, namespace),
       query: { fieldManager },
@@ -311,7 +382,11 @@ export class KubeClient implements Disposable {
     body: T,
     options: SubresourceOptions = {},
   ): Promise<K8sResult<T>> {
-    return this.write<T>(resource, targetOf(resource, body), options, { method: "PUT", body });
+    return this.write<T>(resource, targetOf(resource, body), options, {
+      verb: "update",
+      method: "PUT",
+      body,
+    });
   }
 
   /** RFC 7386 merge patch: the patch for custom resources (they refuse strategic merge). */
@@ -322,6 +397,7 @@ export class KubeClient implements Disposable {
     options: SubresourceOptions = {},
   ): Promise<K8sResult<T>> {
     return this.write<T>(resource, target, options, {
+      verb: "patch",
       method: "PATCH",
       body: patch,
       contentType: "application/merge-patch+json",
@@ -336,6 +412,7 @@ export class KubeClient implements Disposable {
     options: SubresourceOptions = {},
   ): Promise<K8sResult<T>> {
     return this.write<T>(resource, target, options, {
+      verb: "patch",
       method: "PATCH",
       body: operations,
       contentType: "application/json-patch+json",
@@ -352,6 +429,7 @@ export class KubeClient implements Disposable {
     options: ApplyOptions = {},
   ): Promise<K8sResult<T>> {
     return this.write<T>(resource, targetOf(resource, body), options, {
+      verb: "apply",
       method: "PATCH",
       body,
       contentType: "application/apply-patch+yaml",
@@ -363,13 +441,14 @@ export class KubeClient implements Disposable {
     resource: Resource,
     target: ObjectTarget,
     options: SubresourceOptions,
-    request: Pick<RequestSpec, "method" | "body" | "contentType" | "query">,
+    request: Pick<RequestSpec, "verb" | "method" | "body" | "contentType" | "query">,
   ): Promise<K8sResult<T>> {
     const invalid = checkTarget(resource, target);
     if (invalid) return Promise.resolve(failure(invalid));
     return this.request<T>({
       ...options,
       ...request,
+      resource: resource.plural,
       query: { fieldManager, ...request.query },
       path: objectPath(resource, target, options.subresource),
     });
@@ -388,6 +467,8 @@ export class KubeClient implements Disposable {
       : undefined;
     const result = await this.request<unknown>({
       ...options,
+      verb: "delete",
+      resource: resource.plural,
       method: "DELETE",
       path: objectPath(resource, target),
       body: {
@@ -413,7 +494,9 @@ export class KubeClient implements Disposable {
       timeoutMs: options.timeoutMs ?? (options.timeoutSeconds + 30) * 1000,
       signal: options.signal,
     });
-    const response = await this.send({
+    const spec: RequestSpec = {
+      verb: "watch",
+      resource: resource.plural,
       method: "GET",
       path: collectionPath(resource, options.namespace),
       query: {
@@ -424,7 +507,11 @@ export class KubeClient implements Disposable {
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector,
       },
-    }, limit.signal);
+    };
+    const startedAt = performance.now();
+    const response = await this.send(spec, limit.signal);
+    // Counted once, when it opens: its length is the server's timeout, not a latency.
+    this.#report(spec, response.ok ? response.value.status : response.error.status, startedAt);
     const body = response.ok ? response.value.body : null;
     if (!body) {
       limit.clear();
