@@ -158,6 +158,8 @@ export class Actor<M> implements ActorRef<M>, SupervisedChild {
     if (!options.drain || !wasRunning) this.#dropPending("stoppedWithoutDrain");
     if (wasRunning) await this.#incarnation?.done;
     this.#status = "stopped";
+    // Last word: the mailbox is closed and the loop is over, so no gauge follows this.
+    this.#environment.hooks.event({ kind: "actorStopped", actor: this.labels });
   }
 
   // The top-level catch: whatever goes wrong in init or the loop ends as a reported crash.

@@ -41,6 +41,8 @@ export type RuntimeEvent =
     readonly reason: DropReason;
   }
   | { readonly kind: "terminateFailed"; readonly actor: ActorLabels; readonly error: unknown }
+  /** Stopped for good: nothing more will be reported about this actor (this instance of it). */
+  | { readonly kind: "actorStopped"; readonly actor: ActorLabels }
   | {
     readonly kind: "supervisorGaveUp";
     readonly supervisor: string;

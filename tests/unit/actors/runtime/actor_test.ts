@@ -185,6 +185,26 @@ Deno.test("stop without drain drops pending messages and counts them", async () 
   assert.equal(hooks.total("messagesDropped", "t"), 2);
 });
 
+Deno.test("a stopped actor reports once that it has stopped, after its last mailbox depth", async () => {
+  const heard: string[] = [];
+  const parent: ParentLink = { failed: () => {}, healthy: () => {} };
+  const actor = new Actor<string>({ kind: "Test", name: "t", init: recorder([]) }, {
+    clock: manualClock(),
+    hooks: {
+      count: () => {},
+      gauge: (_gauge, labels, value) => void heard.push(`${labels.name} depth ${value}`),
+      event: (event) => void heard.push(event.kind),
+    },
+    parent,
+  });
+  actor.start();
+  actor.send("a");
+  await actor.stop({ drain: true });
+  await actor.stop();
+  assert.equal(heard.at(-1), "actorStopped");
+  assert.equal(heard.filter((entry) => entry === "actorStopped").length, 1);
+});
+
 Deno.test("a stopped actor refuses messages", async () => {
   const actor = harness().spawn<string>({ kind: "Test", name: "t", init: recorder([]) });
   await actor.stop();

@@ -328,6 +328,16 @@ Deno.test("a pending restart is cancelled when its child is stopped", async () =
   await root.stop();
 });
 
+Deno.test("a crashed child stopped while waiting for its restart reports that it stopped", async () => {
+  const { root, hooks } = tree();
+  root.spawn(unreachable("u", { count: 0 }, () => true));
+  await settle();
+  await root.stopChild("u");
+  const stopped = hooks.events.filter((event) => event.kind === "actorStopped");
+  assert.deepEqual(stopped.map((event) => event.actor), [{ kind: "Unreachable", name: "u" }]);
+  await root.stop();
+});
+
 Deno.test("a child respawned under the same name starts only after the old one has stopped", async () => {
   const { root } = tree();
   const log: string[] = [];
