@@ -79,10 +79,11 @@ async function runOperator(args: readonly string[]): Promise<number> {
   }
   const log = createLogger(flags.logLevel, { component: "etcd-operator" });
   const kubeConfig = loadKubeConfig({ path: flags.kubeconfig });
-  const kube = await KubeClient.fromKubeConfig(kubeConfig);
   const registry = new Registry();
   registerProcessMetrics(registry);
   const metrics = operatorMetrics(registry, log);
+  // One client for everything (watches, writes, Events, the Lease), so every request is counted.
+  const kube = await KubeClient.fromKubeConfig(kubeConfig, { observer: metrics.kubeRequest });
   const stop = new AbortController();
   const { promise: stopped, resolve: exit } = Promise.withResolvers<number>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -107,7 +108,8 @@ async function runOperator(args: readonly string[]): Promise<number> {
         });
         exit(1);
       },
-      onStep: metrics.step,
+      // Until the cluster actor passes durations; then `onStep: metrics.step` (issue 9).
+      onStep: (step, outcome, seconds) => metrics.step(step, outcome, seconds ?? NaN),
     });
     manager.synced.then(() => log.info("watches synced"));
   };

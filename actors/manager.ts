@@ -43,7 +43,8 @@ export interface ManagerOptions {
   readonly endpointMode: EndpointMode;
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
-  readonly onStep?: (step: string, outcome: "ok" | "failed") => void;
+  /** `seconds`: how long acting on the step took (optional until every caller passes it). */
+  readonly onStep?: (step: string, outcome: "ok" | "failed", seconds?: number) => void;
   /** The image restore pods download snapshots with; defaults to $ETCD_OPERATOR_IMAGE. */
   readonly operatorImage?: string;
 }

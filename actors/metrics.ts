@@ -1,14 +1,38 @@
-// The operator's metrics: the actor runtime's counters plus membership operations, by kind.
+// The operator's metrics: the actor runtime's counters, cluster steps, API and etcd requests.
+import type { KubeRequestObserver } from "../k8s/client.ts";
 import type { Registry } from "../observability/metrics.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RuntimeHooks } from "./runtime/mod.ts";
 
 export interface OperatorMetrics {
   readonly hooks: RuntimeHooks;
-  step(step: string, outcome: "ok" | "failed"): void;
+  /** Give to `KubeClient.fromKubeConfig`: counts and times every API-server request. */
+  readonly kubeRequest: KubeRequestObserver;
+  /** One cluster step acted on; `seconds` is how long acting took. */
+  step(step: string, outcome: "ok" | "failed", seconds: number): void;
+  /** One call to an etcd member: `method` like "memberList", `outcome` like "ok" or "timeout". */
+  etcdCall(method: string, outcome: string, seconds: number): void;
+  /** How many etcd clients the operator holds open right now. */
+  etcdClients(open: number): void;
 }
 
+/** API-server calls: from a cached header (ms) to a large list or a slow admission webhook. */
+const kubeBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Steps range from one API write to an etcd membership change waiting on a slow member. */
+const stepBounds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** etcd answers in milliseconds when healthy; the tail shows timeouts against lost members. */
+const etcdBounds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export function operatorMetrics(registry: Registry, log: Logger): OperatorMetrics {
+  return {
+    hooks: runtimeMetrics(registry, log),
+    kubeRequest: kubeRequestMetrics(registry),
+    ...stepMetrics(registry),
+    ...etcdMetrics(registry),
+  };
+}
+
+function runtimeMetrics(registry: Registry, log: Logger): RuntimeHooks {
   const processed = registry.counter(
     "etcd_operator_reconciles_total",
     "Messages handled by actors, by kind.",
@@ -26,10 +50,6 @@ export function operatorMetrics(registry: Registry, log: Logger): OperatorMetric
     "Messages dropped, by kind.",
   );
   const depth = registry.gauge("etcd_operator_mailbox_depth", "Pending messages per actor.");
-  const steps = registry.counter(
-    "etcd_operator_cluster_steps_total",
-    "Cluster steps (membership operations included), by step and outcome.",
-  );
   const counters = {
     messagesProcessed: processed,
     failures,
@@ -37,26 +57,89 @@ export function operatorMetrics(registry: Registry, log: Logger): OperatorMetric
     messagesDropped: dropped,
     escalations: failures,
   };
+  // Families labelled by actor name: an actor that stopped for good leaves them, or every
+  // cluster ever deleted would stay in every scrape for the life of the process.
+  const perActor = [depth];
   return {
-    hooks: {
-      count: (counter, actor, amount) => counters[counter].inc({ kind: actor.kind }, amount),
-      gauge: (_gauge, actor, value) => depth.set({ kind: actor.kind, name: actor.name }, value),
-      event: (event) => {
-        if (event.kind === "actorCrashed") {
-          log.error("actor crashed", {
-            actor: `${event.actor.kind} ${event.actor.name}`,
-            error: String(event.error),
-          });
-        } else if (event.kind === "supervisorGaveUp") {
-          log.error("supervisor gave up", {
-            supervisor: event.supervisor,
-            error: String(event.error),
-          });
-        } else {
-          log.debug("runtime event", { event: event.kind });
+    count: (counter, actor, amount) => counters[counter].inc({ kind: actor.kind }, amount),
+    gauge: (_gauge, actor, value) => depth.set({ kind: actor.kind, name: actor.name }, value),
+    event: (event) => {
+      if (event.kind === "actorStopped") {
+        for (const family of perActor) {
+          family.removeMatching({ kind: event.actor.kind, name: event.actor.name });
         }
-      },
+      } else if (event.kind === "actorCrashed") {
+        log.error("actor crashed", {
+          actor: `${event.actor.kind} ${event.actor.name}`,
+          error: String(event.error),
+        });
+      } else if (event.kind === "supervisorGaveUp") {
+        log.error("supervisor gave up", {
+          supervisor: event.supervisor,
+          error: String(event.error),
+        });
+      } else {
+        log.debug("runtime event", { event: event.kind });
+      }
     },
-    step: (step, outcome) => steps.inc({ step, outcome }),
+  };
+}
+
+function kubeRequestMetrics(registry: Registry): KubeRequestObserver {
+  const requests = registry.counter(
+    "etcd_operator_kube_requests_total",
+    'API-server requests by verb, resource and HTTP status ("error": no response).',
+  );
+  const durations = registry.histogram(
+    "etcd_operator_kube_request_duration_seconds",
+    "API-server request latency by verb and resource; a watch is timed until it opens.",
+    kubeBounds,
+  );
+  return ({ verb, resource, status, seconds }) => {
+    requests.inc({ verb, resource, code: status === undefined ? "error" : String(status) });
+    durations.observe({ verb, resource }, seconds);
+  };
+}
+
+function stepMetrics(registry: Registry): Pick<OperatorMetrics, "step"> {
+  const steps = registry.counter(
+    "etcd_operator_cluster_steps_total",
+    "Cluster steps (membership operations included), by step and outcome.",
+  );
+  const durations = registry.histogram(
+    "etcd_operator_cluster_step_duration_seconds",
+    "How long acting on a cluster step took, by step and outcome.",
+    stepBounds,
+  );
+  return {
+    step: (step, outcome, seconds) => {
+      steps.inc({ step, outcome });
+      // A caller not yet passing the duration must not poison the sum with NaN.
+      if (Number.isFinite(seconds)) durations.observe({ step, outcome }, seconds);
+    },
+  };
+}
+
+function etcdMetrics(registry: Registry): Pick<OperatorMetrics, "etcdCall" | "etcdClients"> {
+  const calls = registry.counter(
+    "etcd_operator_etcd_requests_total",
+    "Calls to etcd members by method and outcome.",
+  );
+  const durations = registry.histogram(
+    "etcd_operator_etcd_request_duration_seconds",
+    "Latency of calls to etcd members by method.",
+    etcdBounds,
+  );
+  const open = registry.gauge(
+    "etcd_operator_etcd_clients_open",
+    "etcd clients held open; it follows the number of clusters, or something leaks.",
+  );
+  open.set({}, 0);
+  return {
+    etcdCall: (method, outcome, seconds) => {
+      calls.inc({ method, outcome });
+      durations.observe({ method }, seconds);
+    },
+    etcdClients: (count) => open.set({}, count),
   };
 }
