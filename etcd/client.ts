@@ -48,10 +48,25 @@ const grpcChannelOptions = {
   "grpc.use_local_subchannel_pool": 1,
 };
 
+let openClients = 0;
+let onOpenClients: (open: number) => void = () => {};
+
+/** How many clients are open now (each holds HTTP/2 sessions): for the metrics. */
+export function openClientCount(): number {
+  return openClients;
+}
+
+/** Tells `observer` the number of open clients whenever it changes. */
+export function observeOpenClients(observer: (open: number) => void): void {
+  onOpenClients = observer;
+  observer(openClients);
+}
+
 /** A client that may reach any of its endpoints: for cluster-wide calls (member list, add, …). */
 export class EtcdClient implements Disposable {
   readonly etcd: Etcd3;
   readonly callTimeoutMs: number;
+  #closed = false;
 
   constructor(readonly endpoints: readonly string[], options: ClientOptions = {}) {
     const callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
@@ -65,6 +80,7 @@ export class EtcdClient implements Disposable {
       defaultCallOptions: (context) =>
         context.isStream ? {} : { deadline: Date.now() + callTimeoutMs },
     });
+    onOpenClients(++openClients);
   }
 
   /**
@@ -75,8 +91,15 @@ export class EtcdClient implements Disposable {
     return { deadline: Date.now() + this.callTimeoutMs };
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.etcd.close();
+    onOpenClients(--openClients);
   }
 
   [Symbol.dispose](): void {
@@ -104,7 +127,11 @@ export function useBoundMs(callTimeoutMs: number): number {
   return 4 * callTimeoutMs + 1_000;
 }
 
-/** Runs `use` with a client for `endpoints` and closes the client whatever happens. */
+/**
+ * Runs `use` with a client for `endpoints` and closes the client whatever happens. For one-off
+ * work (a backup, a test): under Deno a closed client's HTTP/2 sessions are never freed (see
+ * connections.ts), so anything that runs again and again keeps its clients in an EtcdConnections.
+ */
 export function withClient<T>(
   endpoints: readonly string[],
   use: (client: EtcdClient) => Promise<T>,
@@ -122,8 +149,19 @@ export function withMemberClient<T>(
   return bounded(new MemberClient(endpoint, options), use);
 }
 
-/** Settles within useBoundMs (a TimeoutError, which attempt() reports as unreachable). */
 async function bounded<C extends EtcdClient, T>(
+  client: C,
+  use: (client: C) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withinBound(client, use);
+  } finally {
+    client.close();
+  }
+}
+
+/** Settles within useBoundMs (a TimeoutError, which attempt() reports as unreachable). */
+export async function withinBound<C extends EtcdClient, T>(
   client: C,
   use: (client: C) => Promise<T>,
 ): Promise<T> {
@@ -139,6 +177,5 @@ async function bounded<C extends EtcdClient, T>(
     return await Promise.race([use(client), expired]);
   } finally {
     clearTimeout(timer);
-    client.close();
   }
 }

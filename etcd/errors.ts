@@ -68,13 +68,36 @@ export function classifyError(error: unknown): EtcdFailure {
   return { kind: classifyMessage(message), message };
 }
 
-/** Runs one etcd call and turns what it throws into a failure value. */
-export async function attempt<T>(call: () => Promise<T>): Promise<EtcdResult<T>> {
+/** Told of every named call: its method, "ok" or the failure's kind, and how long it took. */
+export type EtcdCallObserver = (
+  method: string,
+  outcome: "ok" | EtcdErrorKind,
+  seconds: number,
+) => void;
+
+let onCall: EtcdCallObserver = () => {};
+
+/** Where the outcome of every named call goes (the operator's metrics); one observer at a time. */
+export function observeEtcdCalls(observer: EtcdCallObserver): void {
+  onCall = observer;
+}
+
+/**
+ * Runs one etcd call and turns what it throws into a failure value. A `method` name ("status",
+ * "memberAdd") counts the call for the metrics.
+ */
+export async function attempt<T>(call: () => Promise<T>, method?: string): Promise<EtcdResult<T>> {
+  const started = performance.now();
+  let result: EtcdResult<T>;
   try {
-    return success(await call());
+    result = success(await call());
   } catch (error) {
-    return { ok: false, error: classifyError(error) };
+    result = { ok: false, error: classifyError(error) };
   }
+  if (method) {
+    onCall(method, result.ok ? "ok" : result.error.kind, (performance.now() - started) / 1000);
+  }
+  return result;
 }
 
 /** Kinds that go away by themselves: retry with backoff rather than report and wait for a change. */

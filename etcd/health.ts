@@ -7,9 +7,8 @@ import {
   type EtcdClient,
   type MemberClient,
   type MemberEndpoint,
-  withClient,
-  withMemberClient,
 } from "./client.ts";
+import { type ClientProvider, oneOffClients } from "./connections.ts";
 import { attempt } from "./errors.ts";
 import {
   buildObservation,
@@ -21,6 +20,8 @@ import {
 
 export interface ObserveOptions extends ClientOptions {
   readonly memberEndpoint?: MemberEndpoint;
+  /** Where clients come from; by default a new one per use (fine once, a leak if repeated). */
+  readonly clients?: ClientProvider;
 }
 
 /**
@@ -31,12 +32,13 @@ export async function observeCluster(
   endpoints: readonly string[],
   options: ObserveOptions = {},
 ): Promise<ClusterObservation> {
+  const clients = options.clients ?? oneOffClients(options);
   // attempt() also catches what the client constructor throws (no endpoints, mixed http/https).
-  const listed = await attempt(() => withClient(endpoints, listMembersAndAlarms, options));
+  const listed = await attempt(() => clients.cluster(endpoints, listMembersAndAlarms));
   const [memberList, alarms] = listed.ok ? listed.value : [listed, listed];
   const members = memberList.ok ? memberList.value.members : [];
   const probes = await Promise.all(
-    members.map(async (member) => [member.ID, await probe(member, options)] as const),
+    members.map(async (member) => [member.ID, await probe(member, clients, options)] as const),
   );
   return buildObservation({ memberList, alarms, probes: Object.fromEntries(probes) });
 }
@@ -45,34 +47,40 @@ function listMembersAndAlarms(client: EtcdClient) {
   return Promise.all([
     // Linearizable, so a member that missed a membership change cannot hide it (etcd 3.4 ignores
     // the flag and answers from its own view).
-    attempt(() => client.etcd.cluster.memberList({ linearizable: true }, client.callOptions())),
+    attempt(
+      () => client.etcd.cluster.memberList({ linearizable: true }, client.callOptions()),
+      "memberList",
+    ),
     attempt(() =>
       client.etcd.maintenance.alarm(
         { action: "Get", memberID: 0, alarm: "None" },
         client.callOptions(),
-      )
-    ),
+      ), "alarm"),
   ]);
 }
 
-async function probe(raw: IMember, options: ObserveOptions): Promise<RawMemberProbe> {
+async function probe(
+  raw: IMember,
+  clients: ClientProvider,
+  options: ObserveOptions,
+): Promise<RawMemberProbe> {
   const member = toMember(raw);
   const endpoint = (options.memberEndpoint ?? advertisedEndpoint)(member);
   if (endpoint === undefined) return {};
   const probed = await attempt(() =>
-    withMemberClient(endpoint, (client) => probeWith(client, member.isLearner), options)
+    clients.member(endpoint, (client) => probeWith(client, member.isLearner))
   );
   return probed.ok ? probed.value : { status: probed };
 }
 
 async function probeWith(client: MemberClient, isLearner: boolean): Promise<RawMemberProbe> {
   const [status, read, version] = await Promise.all([
-    attempt(() => client.etcd.maintenance.status(client.callOptions())),
+    attempt(() => client.etcd.maintenance.status(client.callOptions()), "status"),
     // Learners refuse reads ("rpc not supported for learner"), so only voters are asked.
     isLearner
       ? undefined
-      : attempt(() => client.etcd.get("health").options(client.callOptions()).exec()),
-    attempt(() => fetchVersion(client.endpoint, client.callTimeoutMs)),
+      : attempt(() => client.etcd.get("health").options(client.callOptions()).exec(), "range"),
+    attempt(() => fetchVersion(client.endpoint, client.callTimeoutMs), "version"),
   ]);
   return { status, read, version };
 }

@@ -5,8 +5,8 @@ import {
   type EtcdClient,
   type MemberClient,
   type MemberEndpoint,
-  withMemberClient,
 } from "./client.ts";
+import { type ClientProvider, oneOffClients } from "./connections.ts";
 import { attempt, type EtcdResult, failure, success } from "./errors.ts";
 import { memberIdFromDecimal, memberIdToDecimal, normalizeMemberId } from "./ids.ts";
 import { type Member, toMember } from "./observation.ts";
@@ -24,8 +24,9 @@ export interface LeaderChange {
 }
 
 export async function listMembers(client: EtcdClient): Promise<EtcdResult<readonly Member[]>> {
-  const listed = await attempt(() =>
-    client.etcd.cluster.memberList({ linearizable: true }, client.callOptions())
+  const listed = await attempt(
+    () => client.etcd.cluster.memberList({ linearizable: true }, client.callOptions()),
+    "memberList",
   );
   return listed.ok ? success(listed.value.members.map(toMember)) : listed;
 }
@@ -41,8 +42,10 @@ export async function addLearner(
   const existing = await memberWithPeerURL(client, peerURL);
   if (!existing.ok) return existing;
   if (existing.value) return success({ member: existing.value, changed: false });
-  const added = await attempt(() =>
-    client.etcd.cluster.memberAdd({ peerURLs: [peerURL], isLearner: true }, client.callOptions())
+  const added = await attempt(
+    () =>
+      client.etcd.cluster.memberAdd({ peerURLs: [peerURL], isLearner: true }, client.callOptions()),
+    "memberAdd",
   );
   if (added.ok) return success({ member: toMember(added.value.member), changed: true });
   // "member ID already exist" / "Peer URLs already exists": a concurrent or lost add won.
@@ -58,8 +61,10 @@ export async function promoteLearner(
   const found = await memberWithId(client, memberId);
   if (!found.ok) return found;
   if (!found.value.isLearner) return success({ member: found.value, changed: false });
-  const promoted = await attempt(() =>
-    client.etcd.cluster.memberPromote({ ID: memberIdToDecimal(memberId) }, client.callOptions())
+  const promoted = await attempt(
+    () =>
+      client.etcd.cluster.memberPromote({ ID: memberIdToDecimal(memberId) }, client.callOptions()),
+    "memberPromote",
   );
   if (promoted.ok) {
     return success({ member: { ...found.value, isLearner: false }, changed: true });
@@ -76,8 +81,10 @@ export async function removeMember(
   client: EtcdClient,
   memberId: string,
 ): Promise<EtcdResult<{ readonly changed: boolean }>> {
-  const removed = await attempt(() =>
-    client.etcd.cluster.memberRemove({ ID: memberIdToDecimal(memberId) }, client.callOptions())
+  const removed = await attempt(
+    () =>
+      client.etcd.cluster.memberRemove({ ID: memberIdToDecimal(memberId) }, client.callOptions()),
+    "memberRemove",
   );
   if (removed.ok) return success({ changed: true });
   return removed.error.kind === "memberNotFound" ? success({ changed: false }) : removed;
@@ -85,6 +92,8 @@ export async function removeMember(
 
 export interface MoveLeaderOptions extends ClientOptions {
   readonly memberEndpoint?: MemberEndpoint;
+  /** Where the leader's own client comes from; by default a new one for this call. */
+  readonly clients?: ClientProvider;
 }
 
 /**
@@ -105,11 +114,8 @@ export async function moveLeader(
   if (endpoint === undefined) {
     return failure("unreachable", `leader ${change.from} has no client URL`);
   }
-  const moved = await withMemberClient(
-    endpoint,
-    (leaderClient) => transferTo(leaderClient, toId),
-    options,
-  );
+  const clients = options.clients ?? oneOffClients(options);
+  const moved = await clients.member(endpoint, (leaderClient) => transferTo(leaderClient, toId));
   return moved.ok ? success({ ...change, changed: true }) : moved;
 }
 
@@ -118,13 +124,15 @@ function transferTo(leaderClient: MemberClient, toId: string): Promise<EtcdResul
     leaderClient.etcd.maintenance.moveLeader(
       { targetID: memberIdToDecimal(toId) },
       leaderClient.callOptions(),
-    )
-  );
+    ), "moveLeader");
 }
 
 /** The leader as the answering member sees it; a stale view shows up later as `notLeader`. */
 async function currentLeader(client: EtcdClient): Promise<EtcdResult<Member>> {
-  const status = await attempt(() => client.etcd.maintenance.status(client.callOptions()));
+  const status = await attempt(
+    () => client.etcd.maintenance.status(client.callOptions()),
+    "status",
+  );
   if (!status.ok) return status;
   if (status.value.leader === "0") return failure("unhealthy", "etcdserver: no leader");
   return await memberWithId(client, memberIdFromDecimal(status.value.leader));
