@@ -11,6 +11,8 @@ import { Registry } from "./observability/metrics.ts";
 import { registerProcessMetrics } from "./observability/process.ts";
 import { serveObservability } from "./observability/server.ts";
 import { runObjectCommand } from "./objectstore/cli.ts";
+import { observeOpenClients } from "./etcd/client.ts";
+import { observeEtcdCalls } from "./etcd/errors.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -24,6 +26,7 @@ commands:
     --leader-elect           hold a Lease before acting, for several replicas
     --leader-election-namespace NS   where the Lease lives (default: the pod's namespace)
     --log-level LEVEL        debug, info, warn or error (default: info)
+    --health-interval SECONDS   how often a converged cluster's etcd is probed (default: 15)
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -38,6 +41,7 @@ interface RunFlags {
   readonly leaderElect: boolean;
   readonly leaderElectionNamespace?: string;
   readonly logLevel: string;
+  readonly healthIntervalSeconds: number;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -52,6 +56,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "leader-elect": { type: "boolean", default: false },
       "leader-election-namespace": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      "health-interval": { type: "string", default: "15" },
     },
     strict: true,
     allowPositionals: false,
@@ -65,7 +70,16 @@ function parseRunFlags(args: readonly string[]): RunFlags {
     leaderElect: values["leader-elect"],
     leaderElectionNamespace: values["leader-election-namespace"],
     logLevel: values["log-level"],
+    healthIntervalSeconds: positiveSeconds("--health-interval", values["health-interval"]),
   };
+}
+
+function positiveSeconds(flag: string, value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 1) {
+    throw new Error(`${flag} ${value}: give a number of seconds, at least 1`);
+  }
+  return seconds;
 }
 
 /** Inside a pod the members' DNS names resolve; outside, the operator dials pod IPs. */
@@ -82,6 +96,8 @@ async function runOperator(args: readonly string[]): Promise<number> {
   const registry = new Registry();
   registerProcessMetrics(registry);
   const metrics = operatorMetrics(registry, log);
+  observeEtcdCalls(metrics.etcdCall);
+  observeOpenClients(metrics.etcdClients);
   // One client for everything (watches, writes, Events, the Lease), so every request is counted.
   const kube = await KubeClient.fromKubeConfig(kubeConfig, { observer: metrics.kubeRequest });
   const stop = new AbortController();
@@ -108,8 +124,8 @@ async function runOperator(args: readonly string[]): Promise<number> {
         });
         exit(1);
       },
-      // Until the cluster actor passes durations; then `onStep: metrics.step` (issue 9).
-      onStep: (step, outcome, seconds) => metrics.step(step, outcome, seconds ?? NaN),
+      onStep: metrics.step,
+      healthIntervalMs: flags.healthIntervalSeconds * 1000,
     });
     manager.synced.then(() => log.info("watches synced"));
   };

@@ -44,7 +44,9 @@ export interface ManagerOptions {
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */
-  readonly onStep?: (step: string, outcome: "ok" | "failed", seconds?: number) => void;
+  readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
+  /** How often a converged cluster's etcd health is probed (default 15 s). */
+  readonly healthIntervalMs?: number;
   /** The image restore pods download snapshots with; defaults to $ETCD_OPERATOR_IMAGE. */
   readonly operatorImage?: string;
 }
@@ -106,8 +108,26 @@ export function startManager(options: ManagerOptions): Manager {
     replicaSets: watchers.replicaSets.store,
     volumeClaims: watchers.volumeClaims.store,
   };
-  const clusterDeps = { ...options, stores, log: options.log.with({ actor: "EtcdCluster" }) };
-  const peerDeps = { ...options, stores, log: options.log.with({ actor: "EtcdPeer" }) };
+  // No cluster or peer actor plans before every watch it reads has listed (a fresh leader's
+  // empty cache is not "nothing exists"); false if the watches stop before that.
+  const ready = Promise.all(
+    [
+      watchers.clusters,
+      watchers.peers,
+      watchers.services,
+      watchers.disruptionBudgets,
+      watchers.pods,
+      watchers.replicaSets,
+      watchers.volumeClaims,
+    ].map((watcher) => (watcher as Watcher<KubeObject>).synced()),
+  ).then(() => true, () => false);
+  const clusterDeps = {
+    ...options,
+    stores,
+    ready,
+    log: options.log.with({ actor: "EtcdCluster" }),
+  };
+  const peerDeps = { ...options, stores, ready, log: options.log.with({ actor: "EtcdPeer" }) };
   const clusters = new Registry<ClusterMessage>(
     clusterSupervisor,
     (key) => clusterActor(key, clusterDeps),

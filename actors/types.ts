@@ -41,6 +41,8 @@ export interface PodDisruptionBudgetObject extends KubeObject {
 
 export const clusterLabel = "etcd.improbable.io/cluster-name";
 export const peerLabel = "etcd.improbable.io/peer-name";
+/** On an EtcdCluster: the id etcd gave the cluster when it formed. Set once, never removed. */
+export const formedAnnotation = "etcd.improbable.io/formed-cluster-id";
 
 /** Where actors report what they did; recording never fails the caller. */
 export interface EventSink {

@@ -32,7 +32,7 @@ function observation(members: number, replicas: number): ClusterObservation {
         healthy: true,
       })),
     },
-    bootstrapped: true,
+    formed: { clusterId: "cafe" },
     upgrading: true,
   };
 }

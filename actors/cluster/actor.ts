@@ -2,7 +2,8 @@
 import type { ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { Member } from "../../etcd/observation.ts";
 import { observeCluster } from "../../etcd/health.ts";
-import { type EtcdClient, withClient } from "../../etcd/client.ts";
+import type { EtcdClient } from "../../etcd/client.ts";
+import { type ClientProvider, EtcdConnections } from "../../etcd/connections.ts";
 import { addLearner, moveLeader, promoteLearner, removeMember } from "../../etcd/members.ts";
 import { attempt, type EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
@@ -15,13 +16,17 @@ import {
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
+  formedAnnotation,
+  peerLabel,
   type PodDisruptionBudgetObject,
   type PodObject,
 } from "../types.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
-import { clusterStatus, evenReplicasAdvice } from "./status.ts";
+import { type ClusterStatus, clusterStatus, evenReplicasAdvice } from "./status.ts";
+import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
+import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../../k8s/objects.ts";
 
 export type ClusterMessage = { readonly kind: "reconcile" };
@@ -40,11 +45,21 @@ export interface ClusterActorDeps {
   readonly events: EventSink;
   readonly endpointMode: EndpointMode;
   readonly log: Logger;
-  readonly onStep?: (step: ClusterStep["kind"], outcome: "ok" | "failed") => void;
+  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
+  readonly ready: Promise<boolean>;
+  /** How often a converged cluster's health is probed. */
+  readonly healthIntervalMs?: number;
+  readonly onStep?: (step: ClusterStep["kind"], outcome: "ok" | "failed", seconds: number) => void;
+  readonly random?: () => number;
 }
 
-/** How soon to look again: right after a step, soon while waiting, and a periodic health probe. */
-const requeueMs = { afterStep: 500, waiting: 3_000, failed: 5_000, converged: 15_000 };
+export const defaultHealthIntervalMs = 15_000;
+
+/** How soon to look again: right after a step, and soon while waiting for etcd to settle. */
+const requeueMs = { afterStep: 500, waiting: 3_000 };
+
+/** One etcd call's deadline; a pass asks each member at most this long. */
+const callTimeoutMs = 3_000;
 
 type StepOutcome = { readonly ok: true } | {
   readonly ok: false;
@@ -54,36 +69,90 @@ type StepOutcome = { readonly ok: true } | {
 
 const ok: StepOutcome = { ok: true };
 
+/** What one incarnation of the actor keeps between passes; rebuilt from the world on restart. */
+interface ClusterActorState {
+  /** Its clients to the cluster's members, for the actor's whole life. */
+  readonly connections: EtcdConnections;
+  retry: RetryState | undefined;
+  warnedEvenAtGeneration: number | undefined;
+  cancelNextPass: (() => void) | undefined;
+}
+
 export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<ClusterMessage> {
   return {
     kind: "EtcdCluster",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
     init: (context): Behavior<ClusterMessage> => {
-      let warnedEvenAtGeneration: number | undefined;
+      const state: ClusterActorState = {
+        connections: new EtcdConnections({ callTimeoutMs }),
+        retry: undefined,
+        warnedEvenAtGeneration: undefined,
+        cancelNextPass: undefined,
+      };
       return {
         async handle() {
+          // A fresh leader's caches are empty until listed: "no peers" would be false news.
+          if (!(await deps.ready)) return;
           const cluster = deps.stores.clusters.get(key);
-          if (!cluster || cluster.metadata.deletionTimestamp) return;
-          const generation = cluster.metadata.generation ?? 0;
-          if (evenReplicasAdvice(cluster.spec.replicas) && warnedEvenAtGeneration !== generation) {
-            warnedEvenAtGeneration = generation;
-            deps.events.record(
-              cluster,
-              "Warning",
-              "EvenReplicas",
-              evenReplicasAdvice(cluster.spec.replicas)!,
-            );
+          if (!cluster || cluster.metadata.deletionTimestamp) {
+            state.connections.close();
+            return;
           }
-          const delay = await reconcile(cluster, deps);
-          context.scheduleSelf({ kind: "reconcile" }, delay);
+          warnEvenReplicas(cluster, deps, state);
+          const delay = await reconcile(cluster, deps, state);
+          // One pending pass at a time: wake-ups by watch events do not pile up timers.
+          state.cancelNextPass?.();
+          state.cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
+        },
+        terminate() {
+          state.connections.close();
         },
       };
     },
   };
 }
 
-async function reconcile(cluster: EtcdClusterObject, deps: ClusterActorDeps): Promise<number> {
+function warnEvenReplicas(
+  cluster: EtcdClusterObject,
+  deps: ClusterActorDeps,
+  state: ClusterActorState,
+): void {
+  const generation = cluster.metadata.generation ?? 0;
+  const advice = evenReplicasAdvice(cluster.spec.replicas);
+  if (!advice || state.warnedEvenAtGeneration === generation) return;
+  state.warnedEvenAtGeneration = generation;
+  deps.events.record(cluster, "Warning", "EvenReplicas", advice);
+}
+
+/** Where each peer's member answers, and which pod is behind it (its clients follow the pod). */
+function memberAddresses(
+  cluster: EtcdClusterObject,
+  peers: readonly EtcdPeerObject[],
+  pods: readonly PodObject[],
+  mode: EndpointMode,
+) {
+  const { namespace, name } = cluster.metadata;
+  const endpointOf = (peerName: string) =>
+    memberClientEndpoint(mode, namespace, name, peerName, pods);
+  const incarnations = new Map<string, string>();
+  for (const peer of peers) {
+    const endpoint = endpointOf(peer.metadata.name);
+    if (!endpoint) continue;
+    const pod = pods.find((candidate) =>
+      candidate.metadata.labels?.[peerLabel] === peer.metadata.name &&
+      !candidate.metadata.deletionTimestamp
+    );
+    incarnations.set(endpoint, pod?.metadata.uid ?? "");
+  }
+  return { endpointOf, incarnations, endpoints: [...incarnations.keys()] };
+}
+
+async function reconcile(
+  cluster: EtcdClusterObject,
+  deps: ClusterActorDeps,
+  state: ClusterActorState,
+): Promise<number> {
   const { namespace, name } = cluster.metadata;
   const log = deps.log.with({ cluster: `${namespace}/${name}` });
   const peers = deps.stores.peers.list().filter((peer) =>
@@ -92,14 +161,20 @@ async function reconcile(cluster: EtcdClusterObject, deps: ClusterActorDeps): Pr
   const pods = deps.stores.pods.list().filter((pod) =>
     pod.metadata.namespace === namespace && pod.metadata.labels?.[clusterLabel] === name
   );
-  const endpointOf = (peerName: string) =>
-    memberClientEndpoint(deps.endpointMode, namespace, name, peerName, pods);
-  const endpoints = peers.map((peer) => endpointOf(peer.metadata.name)).filter((e): e is string =>
-    !!e
+  const { endpointOf, incarnations, endpoints } = memberAddresses(
+    cluster,
+    peers,
+    pods,
+    deps.endpointMode,
   );
+  state.connections.retain(incarnations);
   const memberEndpoint = (member: Member) => endpointOf(member.name || peerNameOf(member));
   const etcd = endpoints.length > 0
-    ? await observeCluster(endpoints, { memberEndpoint, callTimeoutMs: 3_000 })
+    ? await observeCluster(endpoints, {
+      memberEndpoint,
+      callTimeoutMs,
+      clients: state.connections,
+    })
     : undefined;
   const budget = deps.stores.disruptionBudgets.get(`${namespace}/${name}`);
   const seen = clusterObservation({
@@ -113,27 +188,69 @@ async function reconcile(cluster: EtcdClusterObject, deps: ClusterActorDeps): Pr
     etcd,
   });
   const steps = planCluster(seen);
-  let delay = steps.length === 0 ? requeueMs.converged : requeueMs.waiting;
+  const context: ActContext = {
+    cluster,
+    deps,
+    endpoints,
+    memberEndpoint,
+    clients: state.connections,
+  };
+  const delay = await actOn(steps, context, state, log);
+  await writeStatus(cluster, deps, seen, steps, etcd?.clusterVersion);
+  return delay;
+}
+
+/** Acts on the planned steps up to the first wait, failure or disruptive step; returns the requeue delay. */
+async function actOn(
+  steps: readonly ClusterStep[],
+  context: ActContext,
+  state: ClusterActorState,
+  log: Logger,
+): Promise<number> {
+  const { deps, cluster } = context;
+  if (steps.length === 0) {
+    state.retry = undefined;
+    return deps.healthIntervalMs ?? defaultHealthIntervalMs;
+  }
+  let delay = requeueMs.waiting;
   for (const step of steps) {
     if (step.kind === "wait") {
       log.debug("waiting", { reason: step.reason });
       break;
     }
-    const outcome = await act(step, { cluster, deps, endpoints, memberEndpoint });
-    deps.onStep?.(step.kind, outcome.ok ? "ok" : "failed");
+    const heldBack = heldBackMs(state.retry, step, Date.now());
+    if (heldBack !== undefined) {
+      log.debug("step backing off", {
+        step: step.kind,
+        ms: heldBack,
+        error: state.retry?.lastError,
+      });
+      delay = heldBack;
+      break;
+    }
+    const started = performance.now();
+    const outcome = await act(step, context);
+    deps.onStep?.(step.kind, outcome.ok ? "ok" : "failed", (performance.now() - started) / 1000);
     if (!outcome.ok) {
       log.warn("step failed", { step: step.kind, error: outcome.message });
       if (!outcome.retry) {
         deps.events.record(cluster, "Warning", "StepFailed", `${step.kind}: ${outcome.message}`);
       }
-      delay = outcome.retry ? requeueMs.waiting : requeueMs.failed;
+      state.retry = afterFailure(
+        state.retry,
+        step,
+        outcome.message,
+        Date.now(),
+        deps.random ?? Math.random,
+      );
+      delay = state.retry.notBefore - Date.now();
       break;
     }
     log.info("step done", { step: step.kind });
+    state.retry = undefined;
     delay = requeueMs.afterStep;
     if (isDisruptive(step) || step.kind === "createPeers") break;
   }
-  await writeStatus(cluster, deps, seen, steps, etcd?.clusterVersion);
   return delay;
 }
 
@@ -148,6 +265,7 @@ interface ActContext {
   readonly deps: ClusterActorDeps;
   readonly endpoints: readonly string[];
   readonly memberEndpoint: (member: Member) => string | undefined;
+  readonly clients: ClientProvider;
 }
 
 function fromKube(
@@ -164,10 +282,10 @@ function fromKube(
 
 /** A membership call; a client that cannot be made or an answer that never comes is a failure too. */
 async function onCluster<T>(
-  endpoints: readonly string[],
+  context: ActContext,
   use: (client: EtcdClient) => Promise<EtcdResult<T>>,
 ): Promise<EtcdResult<T>> {
-  const result = await attempt(() => withClient(endpoints, use));
+  const result = await attempt(() => context.clients.cluster(context.endpoints, use));
   return result.ok ? result.value : result;
 }
 
@@ -176,11 +294,22 @@ function fromEtcd(result: EtcdResult<unknown>): StepOutcome {
   return { ok: false, message: result.error.message, retry: true };
 }
 
+/** One step. Events are recorded only for what the step changed, never for a retry's no-op. */
 async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome> {
   const { cluster, deps } = context;
   const record = (reason: string, message: string) =>
     deps.events.record(cluster, "Normal", reason, message);
   switch (step.kind) {
+    case "recordFormed": {
+      const outcome = fromKube(
+        await deps.kube.mergePatch(resources.etcdClusters, {
+          namespace: cluster.metadata.namespace,
+          name: cluster.metadata.name,
+        }, { metadata: { annotations: { [formedAnnotation]: step.clusterId } } }),
+      );
+      if (outcome.ok) record("ClusterFormed", `etcd cluster ${step.clusterId} has formed`);
+      return outcome;
+    }
     case "createService": {
       const name = cluster.metadata.name;
       for (
@@ -212,89 +341,90 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "createPeers": {
       for (const peer of step.peers) {
-        const outcome = fromKube(
-          await deps.kube.create(resources.etcdPeers, peerObject(cluster, peer)),
-          ["alreadyExists"],
-        );
-        if (!outcome.ok) return outcome;
-        record(
-          "PeerCreated",
-          `created peer ${peer.name} (${peer.initialClusterState.toLowerCase()} cluster)`,
-        );
+        const created = await deps.kube.create(resources.etcdPeers, peerObject(cluster, peer));
+        if (created.ok) {
+          record(
+            "PeerCreated",
+            `created peer ${peer.name} (${peer.initialClusterState.toLowerCase()} cluster)`,
+          );
+        } else if (created.error.kind !== "alreadyExists") {
+          return fromKube(created);
+        }
       }
       return ok;
     }
     case "addLearner": {
-      const outcome = fromEtcd(
-        await onCluster(context.endpoints, (client) => addLearner(client, step.peerURL)),
-      );
-      if (outcome.ok) record("MemberAdded", `added ${step.peerName} to etcd as a learner`);
-      return outcome;
+      const result = await onCluster(context, (client) => addLearner(client, step.peerURL));
+      if (result.ok && result.value.changed) {
+        record("MemberAdded", `added ${step.peerName} to etcd as a learner`);
+      }
+      return fromEtcd(result);
     }
     case "promote": {
-      const result = await onCluster(
-        context.endpoints,
-        (client) => promoteLearner(client, step.memberId),
-      );
+      const result = await onCluster(context, (client) => promoteLearner(client, step.memberId));
       if (!result.ok && result.error.kind === "learnerNotReady") {
         return { ok: false, message: `learner ${step.peerName} is not caught up yet`, retry: true };
       }
-      const outcome = fromEtcd(result);
-      if (outcome.ok) record("MemberPromoted", `promoted ${step.peerName} to a voting member`);
-      return outcome;
+      if (result.ok && result.value.changed) {
+        record("MemberPromoted", `promoted ${step.peerName} to a voting member`);
+      }
+      return fromEtcd(result);
     }
     case "moveLeader": {
-      const outcome = fromEtcd(
-        await onCluster(
-          context.endpoints,
-          (client) => moveLeader(client, step.toId, { memberEndpoint: context.memberEndpoint }),
-        ),
+      const result = await onCluster(
+        context,
+        (client) =>
+          moveLeader(client, step.toId, {
+            memberEndpoint: context.memberEndpoint,
+            clients: context.clients,
+          }),
       );
-      if (outcome.ok) record("LeaderMoved", `moved leadership to ${step.toName}`);
-      return outcome;
+      if (result.ok && result.value.changed) {
+        record("LeaderMoved", `moved leadership to ${step.toName}`);
+      }
+      return fromEtcd(result);
     }
     case "removeMember": {
-      const outcome = fromEtcd(
-        await onCluster(context.endpoints, (client) => removeMember(client, step.memberId)),
-      );
-      if (outcome.ok) {
+      const result = await onCluster(context, (client) => removeMember(client, step.memberId));
+      if (result.ok && result.value.changed) {
         record("MemberRemoved", `removed ${step.peerName} (member ${step.memberId}) from etcd`);
       }
-      return outcome;
+      return fromEtcd(result);
     }
     case "deletePeer": {
       const target = { namespace: cluster.metadata.namespace, name: step.peerName };
-      const peer = fromKube(
-        await deps.kube.delete(resources.etcdPeers, target, { propagationPolicy: "Background" }),
-        ["notFound"],
-      );
-      if (!peer.ok) return peer;
+      const peer = await deps.kube.delete(resources.etcdPeers, target, {
+        propagationPolicy: "Background",
+      });
+      if (!peer.ok && peer.error.kind !== "notFound") return fromKube(peer);
+      let volumeDeleted = false;
       if (step.deleteVolume) {
-        const volume = fromKube(await deps.kube.delete(resources.persistentVolumeClaims, target), [
-          "notFound",
-        ]);
-        if (!volume.ok) return volume;
+        const volume = await deps.kube.delete(resources.persistentVolumeClaims, target);
+        if (!volume.ok && volume.error.kind !== "notFound") return fromKube(volume);
+        volumeDeleted = volume.ok;
       }
-      record(
-        "PeerRemoved",
-        `deleted peer ${step.peerName}${step.deleteVolume ? " and its volume" : ""}`,
-      );
+      if (peer.ok || volumeDeleted) {
+        record(
+          "PeerRemoved",
+          `deleted peer ${step.peerName}${step.deleteVolume ? " and its volume" : ""}`,
+        );
+      }
       return ok;
     }
     case "replacePeer": {
       // The member stays in etcd; the peer comes back at the new version on the same volume.
       const target = { namespace: cluster.metadata.namespace, name: step.peerName };
-      const outcome = fromKube(
-        await deps.kube.delete(resources.etcdPeers, target, { propagationPolicy: "Background" }),
-        ["notFound"],
-      );
-      if (outcome.ok) {
+      const deleted = await deps.kube.delete(resources.etcdPeers, target, {
+        propagationPolicy: "Background",
+      });
+      if (!deleted.ok && deleted.error.kind !== "notFound") return fromKube(deleted);
+      if (deleted.ok) {
         record(
           "PeerUpgraded",
           `replacing peer ${step.peerName}: etcd ${step.fromVersion} → ${step.toVersion}, volume kept`,
         );
       }
-      return outcome;
+      return ok;
     }
     case "completeUpgrade":
       record("UpgradeCompleted", `every member runs etcd ${step.version}`);
@@ -304,6 +434,23 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
   }
 }
 
+/** The status fields this actor owns; any other field in status is left alone. */
+const ownedStatusFields = [
+  "replicas",
+  "readyReplicas",
+  "members",
+  "clusterVersion",
+  "leader",
+  "observedGeneration",
+  "selector",
+  "conditions",
+] as const;
+
+/**
+ * Writes status only when its meaning changed: compared as values, since the API server hands
+ * fields back in another key order than we wrote them. A write that changes nothing would wake
+ * every watcher, this actor included, for another pass and another write.
+ */
 async function writeStatus(
   cluster: EtcdClusterObject,
   deps: ClusterActorDeps,
@@ -311,23 +458,26 @@ async function writeStatus(
   steps: readonly ClusterStep[],
   clusterVersion: string | undefined,
 ): Promise<void> {
-  const previousVersion = typeof cluster.status?.clusterVersion === "string"
-    ? cluster.status.clusterVersion
+  const previous = cluster.status ?? {};
+  const previousVersion = typeof previous.clusterVersion === "string"
+    ? previous.clusterVersion
     : undefined;
   const status = clusterStatus({
     seen,
     steps,
     generation: cluster.metadata.generation ?? 0,
-    // While etcd cannot be asked, the last known version is still the best answer.
+    // While etcd cannot be asked, the last known version and members are still the best answer.
     clusterVersion: clusterVersion ?? previousVersion,
-    previous: cluster.status?.conditions ?? [],
+    previousMembers: membersOf(previous.members),
+    previous: previous.conditions ?? [],
     now: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
   });
-  if (JSON.stringify(status) === JSON.stringify(pick(cluster.status, Object.keys(status)))) return;
+  const patch = statusPatch(previous, status);
+  if (!patch) return;
   const result = await deps.kube.mergePatch(
     resources.etcdClusters,
     { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
-    { status },
+    { status: patch },
     { subresource: "status" },
   );
   if (!result.ok) {
@@ -338,11 +488,26 @@ async function writeStatus(
   }
 }
 
-function pick(
-  source: Record<string, unknown> | undefined,
-  keys: readonly string[],
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of keys) if (source && key in source) out[key] = source[key];
-  return out;
+/** The merge patch from `previous` to `next`, or undefined when they mean the same. */
+export function statusPatch(
+  previous: Readonly<Record<string, unknown>>,
+  next: ClusterStatus,
+): Record<string, unknown> | undefined {
+  const patch: Record<string, unknown> = {};
+  const current = next as unknown as Readonly<Record<string, unknown>>;
+  for (const field of ownedStatusFields) {
+    const before = previous[field];
+    const after = current[field];
+    // A field we no longer set (no leader while etcd is unreachable) is removed with null.
+    if (after === undefined && before !== undefined && before !== null) patch[field] = null;
+    else if (after !== undefined && !isDeepStrictEqual(before, after)) patch[field] = after;
+  }
+  return Object.keys(patch).length === 0 ? undefined : patch;
+}
+
+function membersOf(value: unknown): ClusterStatus["members"] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((member): member is { name: string; id: string } =>
+    typeof member?.name === "string" && typeof member?.id === "string"
+  ).map((member) => ({ name: member.name, id: member.id }));
 }

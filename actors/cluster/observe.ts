@@ -1,7 +1,12 @@
 // Turns the Kubernetes objects and etcd's answers the cluster actor gathered into its planner's input. Pure.
 import type { ClusterObservation as EtcdObservation } from "../../etcd/observation.ts";
 import { type ClusterObservation, type EtcdView, ordinalOf, type PeerView } from "./plan.ts";
-import type { EtcdClusterObject, EtcdPeerObject, PodObject } from "../types.ts";
+import {
+  type EtcdClusterObject,
+  type EtcdPeerObject,
+  formedAnnotation,
+  type PodObject,
+} from "../types.ts";
 
 export interface GatheredCluster {
   readonly cluster: EtcdClusterObject;
@@ -40,6 +45,7 @@ export function etcdView(observation: EtcdObservation | undefined): EtcdView {
   }
   return {
     reachable: true,
+    clusterId: observation.clusterId,
     leaderId: observation.leaderId,
     members: observation.members.map((member) => ({
       id: member.id,
@@ -64,12 +70,23 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
       : { minAvailable: gathered.disruptionBudgetMinAvailable },
     peers: peerViews(cluster.metadata.name, gathered.peers),
     etcd: etcdView(gathered.etcd),
-    bootstrapped: Array.isArray(cluster.status?.members) && cluster.status.members.length > 0,
+    formed: formedOf(cluster),
     upgrading:
       cluster.status?.conditions?.some((condition) =>
         condition.type === "Progressing" && condition.reason === "Upgrading"
       ) ?? false,
   };
+}
+
+/**
+ * The durable record first (an annotation no status write touches); a cluster formed before the
+ * record existed is known by the members its status listed, and gets the record on its next pass.
+ */
+export function formedOf(cluster: EtcdClusterObject): ClusterObservation["formed"] {
+  const clusterId = cluster.metadata.annotations?.[formedAnnotation];
+  if (clusterId) return { clusterId };
+  const members = cluster.status?.members;
+  return Array.isArray(members) && members.length > 0 ? { clusterId: undefined } : undefined;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface MemberView {
 export type EtcdView =
   | {
     readonly reachable: true;
+    /** The id etcd's answers carry (hex). */
+    readonly clusterId?: string;
     readonly members: readonly MemberView[];
     readonly leaderId: string | undefined;
   }
@@ -44,10 +46,11 @@ export interface ClusterObservation {
   readonly peers: readonly PeerView[];
   readonly etcd: EtcdView;
   /**
-   * The cluster has formed at least once (its status has listed members). From then on a missing
-   * peer is never bootstrapped as "new": that could start a second cluster beside the first.
+   * The cluster has formed: the id etcd gave it, recorded on the EtcdCluster once a member first
+   * answered (or, for a cluster formed before that record existed, its status listed members).
+   * One-way: from then on no peer is ever created as "new", which could start a second cluster.
    */
-  readonly bootstrapped: boolean;
+  readonly formed: { readonly clusterId: string | undefined } | undefined;
   /** The last status said an upgrade was under way (so its end can be announced once). */
   readonly upgrading: boolean;
 }
@@ -64,6 +67,7 @@ export interface NewPeer {
 }
 
 export type ClusterStep =
+  | { readonly kind: "recordFormed"; readonly clusterId: string }
   | { readonly kind: "createService" }
   | { readonly kind: "applyDisruptionBudget"; readonly minAvailable: number }
   | { readonly kind: "createPeers"; readonly peers: readonly NewPeer[] }
@@ -111,6 +115,10 @@ export const quorum = (voters: number) => Math.floor(voters / 2) + 1;
 
 export function planCluster(seen: ClusterObservation): ClusterStep[] {
   const steps: ClusterStep[] = [];
+  // Recorded before any other step, so every membership change happens after the record.
+  if (seen.etcd.reachable && seen.etcd.clusterId && seen.formed?.clusterId === undefined) {
+    steps.push({ kind: "recordFormed", clusterId: seen.etcd.clusterId });
+  }
   if (!seen.serviceExists) steps.push({ kind: "createService" });
   const budget = quorum(Math.max(1, seen.peers.length));
   if (seen.peers.length > 0 && seen.disruptionBudget?.minAvailable !== budget) {
@@ -126,7 +134,17 @@ function planMembership(seen: ClusterObservation): ClusterStep[] {
   if (!seen.etcd.reachable) {
     return [{ kind: "wait", reason: `etcd is unreachable: ${seen.etcd.reason}` }];
   }
-  const { members, leaderId } = seen.etcd;
+  const { members, leaderId, clusterId } = seen.etcd;
+  const recorded = seen.formed?.clusterId;
+  if (recorded && clusterId && recorded !== clusterId) {
+    // Its Service and names now lead to another cluster: changing that one's membership would
+    // act on data that is not this cluster's.
+    return [{
+      kind: "wait",
+      reason: `etcd answers as cluster ${clusterId}, but this cluster formed as ${recorded}: ` +
+        `another etcd cluster is behind its members' names; no membership change until resolved`,
+    }];
+  }
   const recovery = planRecovery(seen, members);
   if (recovery) return recovery;
   const unhealthy = members.filter((member) => !member.healthy && !member.isLearner);
@@ -229,18 +247,42 @@ const livePeers = (seen: ClusterObservation) => seen.peers.filter((peer) => !pee
 /**
  * A new cluster: create every peer at once with the same static initial cluster. Also finishes
  * a bootstrap that a crash interrupted (some of the initial peers exist, the rest do not).
+ *
+ * The only paths to a "new" peer, both closed for good once the cluster has formed. Finishing an
+ * interrupted bootstrap is safe while etcd has never answered: the missing members are part of
+ * the same static initial cluster, so they join it (as etcd's late starters do) rather than form
+ * another, and no membership change can have happened yet, since every change comes after the
+ * formation is recorded.
  */
 function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
-  const everMembers = seen.etcd.reachable && seen.etcd.members.length > 0;
-  if (seen.peers.length === 0 && !everMembers) {
+  if (seen.formed) {
+    if (seen.peers.length > 0 || seen.etcd.reachable) return undefined;
+    const id = seen.formed.clusterId ? ` (cluster id ${seen.formed.clusterId})` : "";
+    return [{
+      kind: "wait",
+      reason: `the cluster has formed${id} but none of its peers exist: the operator will not ` +
+        `bootstrap a second cluster; restore it from a backup into a new EtcdCluster`,
+    }];
+  }
+  // Once etcd answers, it has formed (recordFormed), and its member list says who is missing.
+  if (seen.etcd.reachable) return undefined;
+  if (seen.peers.length === 0) {
     const names = Array.from({ length: seen.replicas }, (_, i) => peerName(seen.clusterName, i));
     return [{ kind: "createPeers", peers: names.map((name) => newPeer(seen, name, "New", names)) }];
   }
-  // Once etcd answers, its member list says who is missing (planRecovery), not the bootstrap.
-  if (seen.bootstrapped || seen.etcd.reachable) return undefined;
   const bootstrapping = seen.peers.filter((peer) => peer.initialClusterState === "New");
   if (bootstrapping.length === 0 || bootstrapping.length !== seen.peers.length) return undefined;
   const initial = bootstrapping[0].initialCluster;
+  const sameInitialCluster = bootstrapping.every((peer) =>
+    peer.initialCluster.length === initial.length &&
+    peer.initialCluster.every((name) => initial.includes(name))
+  );
+  if (!sameInitialCluster) {
+    return [{
+      kind: "wait",
+      reason: "the peers disagree on the initial cluster: not bootstrapping",
+    }];
+  }
   const existing = new Set(seen.peers.map((peer) => peer.name));
   const missing = initial.filter((name) => !existing.has(name));
   if (missing.length === 0) return undefined;

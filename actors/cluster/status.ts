@@ -23,6 +23,8 @@ export interface ClusterStatus {
 
 export interface StatusInput {
   readonly seen: ClusterObservation;
+  /** The members the last status listed: kept while etcd cannot be asked, never blanked. */
+  readonly previousMembers?: readonly ClusterStatus["members"][number][];
   readonly steps: readonly ClusterStep[];
   readonly generation: number;
   readonly clusterVersion: string | undefined;
@@ -56,10 +58,12 @@ export function clusterStatus(input: StatusInput): ClusterStatus {
   return {
     replicas: seen.peers.length,
     readyReplicas: voters.filter((member) => member.healthy).length,
-    members: members
-      .filter((member) => member.name !== "")
-      .map((member) => ({ name: member.name, id: member.id }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
+    members: etcd.reachable
+      ? members
+        .filter((member) => member.name !== "")
+        .map((member) => ({ name: member.name, id: member.id }))
+        .sort((a, b) => a.id.localeCompare(b.id))
+      : [...(input.previousMembers ?? [])],
     ...(input.clusterVersion ? { clusterVersion: input.clusterVersion } : {}),
     ...(leader ? { leader } : {}),
     observedGeneration: input.generation,
@@ -113,6 +117,7 @@ function availability(input: StatusInput): Omit<Condition, "lastTransitionTime">
 }
 
 const stepReasons: Record<ClusterStep["kind"], string> = {
+  recordFormed: "RecordingFormation",
   createService: "CreatingService",
   applyDisruptionBudget: "UpdatingDisruptionBudget",
   createPeers: "CreatingPeers",
@@ -130,7 +135,8 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
   const base = { type: "Progressing" as const, observedGeneration: input.generation };
   const advice = evenReplicasAdvice(input.seen.replicas);
   const suffix = advice ? ` (${advice})` : "";
-  const next = input.steps[0];
+  // Recording the formation is bookkeeping, not progress anyone waits for.
+  const next = input.steps.find((step) => step.kind !== "recordFormed");
   if (!next) {
     return {
       ...base,
@@ -159,6 +165,8 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
 
 function describeStep(step: ClusterStep): string {
   switch (step.kind) {
+    case "recordFormed":
+      return `recording that the cluster formed (cluster id ${step.clusterId})`;
     case "createService":
       return "creating the headless service";
     case "applyDisruptionBudget":

@@ -30,6 +30,8 @@ export interface PeerActorDeps {
   readonly endpointMode: EndpointMode;
   readonly etcdRepository: string;
   readonly log: Logger;
+  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
+  readonly ready: Promise<boolean>;
 }
 
 export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessage> {
@@ -39,6 +41,8 @@ export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessa
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
     init: (context): Behavior<PeerMessage> => ({
       async handle() {
+        // Before the lists land, a missing volume or ReplicaSet may only be missing from the cache.
+        if (!(await deps.ready)) return;
         const peer = deps.stores.peers.get(key);
         if (!peer || peer.metadata.deletionTimestamp) return;
         const delay = await reconcilePeer(peer, deps);

@@ -46,7 +46,7 @@ function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservatio
     disruptionBudget: { minAvailable: 2 },
     peers: [peer(0), peer(1), peer(2)],
     etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
-    bootstrapped: true,
+    formed: { clusterId: "cafe" },
     upgrading: false,
     ...overrides,
   };
@@ -64,6 +64,7 @@ Deno.test("a new cluster gets its service and every peer at once, bootstrapped N
       disruptionBudget: undefined,
       peers: [],
       etcd: { reachable: false, reason: "no members" },
+      formed: undefined,
     }),
   );
   assert.deepEqual(steps[0], { kind: "createService" });
@@ -85,7 +86,7 @@ Deno.test("a bootstrap cut short by a crash creates only the missing initial pee
     observe({
       peers: [peer(0), peer(2)],
       etcd: { reachable: false, reason: "dial timeout" },
-      bootstrapped: false,
+      formed: undefined,
     }),
   );
   assert.equal(steps.length, 1);
@@ -346,4 +347,142 @@ Deno.test("a one-member cluster is upgraded in place: there is nobody to hand le
       { kind: "replacePeer", peerName: "c-0", fromVersion: "3.4.23", toVersion: "3.5.21" },
     ],
   );
+});
+
+const unreachable = { reachable: false as const, reason: "dial timeout" };
+const existing = (ordinal: number) => peer(ordinal, { initialClusterState: "Existing" });
+const created = (steps: readonly ReturnType<typeof planCluster>[number][]) =>
+  steps.flatMap((step) =>
+    step.kind === "createPeers"
+      ? step.peers.map((made) => `${made.name}:${made.initialClusterState}`)
+      : []
+  );
+
+// Every path into peer creation, and the ones that must never create a "new" peer.
+const peerCreationCases: readonly {
+  readonly name: string;
+  readonly seen: Partial<ClusterObservation>;
+  readonly created: readonly string[];
+}[] = [
+  {
+    name: "not formed, no peers: the whole initial cluster, New",
+    seen: { formed: undefined, peers: [], etcd: unreachable },
+    created: ["c-0:New", "c-1:New", "c-2:New"],
+  },
+  {
+    name: "not formed, an interrupted bootstrap: only the missing initial peers, New",
+    seen: { formed: undefined, peers: [peer(1)], etcd: unreachable },
+    created: ["c-0:New", "c-2:New"],
+  },
+  {
+    name: "formed (recorded), no peers left, etcd unreachable: nothing",
+    seen: { formed: { clusterId: "cafe" }, peers: [], etcd: unreachable },
+    created: [],
+  },
+  {
+    name: "formed (legacy status only), no peers, etcd unreachable: nothing",
+    seen: { formed: { clusterId: undefined }, peers: [], etcd: unreachable },
+    created: [],
+  },
+  {
+    name: "formed, some peers missing, etcd unreachable: nothing",
+    seen: { peers: [peer(0)], etcd: unreachable },
+    created: [],
+  },
+  {
+    name: "not formed, but a peer joined an existing cluster: nothing until etcd answers",
+    seen: { formed: undefined, peers: [peer(0), existing(3)], etcd: unreachable },
+    created: [],
+  },
+  {
+    name: "not formed, peers disagree on the initial cluster: nothing",
+    seen: {
+      formed: undefined,
+      peers: [peer(0), peer(1, { initialCluster: names(5) })],
+      etcd: unreachable,
+    },
+    created: [],
+  },
+  {
+    name: "formed, a member in etcd without its peer: that peer, Existing",
+    seen: { peers: [peer(0), peer(2)] },
+    created: ["c-1:Existing"],
+  },
+  {
+    name: "not formed yet but etcd answers, a member without its peer: Existing, after the record",
+    seen: {
+      formed: undefined,
+      peers: [peer(0), peer(1)],
+      etcd: {
+        reachable: true,
+        clusterId: "beef",
+        members: [member(0), member(1), member(2)],
+        leaderId: "id0",
+      },
+    },
+    created: ["c-2:Existing"],
+  },
+  {
+    name: "another cluster answers behind the members' names: nothing",
+    seen: {
+      formed: { clusterId: "cafe" },
+      peers: [peer(0), peer(2)],
+      etcd: {
+        reachable: true,
+        clusterId: "beef",
+        members: [member(0), member(1), member(2)],
+        leaderId: "id0",
+      },
+    },
+    created: [],
+  },
+];
+
+for (const { name, seen, created: expected } of peerCreationCases) {
+  Deno.test(`peer creation: ${name}`, () => {
+    assert.deepEqual(created(planCluster(observe(seen))), expected);
+  });
+}
+
+Deno.test("a formed cluster with no peers left says why it will not bootstrap again", () => {
+  const steps = membership(observe({ peers: [], etcd: unreachable }));
+  assert.equal(steps.length, 1);
+  assert.equal(steps[0].kind, "wait");
+  assert.match(
+    steps[0].kind === "wait" ? steps[0].reason : "",
+    /will not bootstrap a second cluster/,
+  );
+});
+
+Deno.test("the formation is recorded first, once etcd answers with the cluster's id", () => {
+  const answering = {
+    reachable: true as const,
+    clusterId: "beef",
+    members: [member(0), member(1), member(2)],
+    leaderId: "id0",
+  };
+  assert.deepEqual(planCluster(observe({ formed: undefined, etcd: answering }))[0], {
+    kind: "recordFormed",
+    clusterId: "beef",
+  });
+  // A cluster known as formed only from its status gets the durable record too.
+  assert.deepEqual(planCluster(observe({ formed: { clusterId: undefined }, etcd: answering })), [
+    { kind: "recordFormed", clusterId: "beef" },
+  ]);
+  assert.deepEqual(planCluster(observe({ formed: { clusterId: "beef" }, etcd: answering })), []);
+});
+
+Deno.test("a different cluster id behind the members' names blocks every membership step", () => {
+  const steps = membership(observe({
+    replicas: 5,
+    etcd: {
+      reachable: true,
+      clusterId: "beef",
+      members: [member(0), member(1), member(2)],
+      leaderId: "id0",
+    },
+  }));
+  assert.equal(steps.length, 1);
+  assert.equal(steps[0].kind, "wait");
+  assert.match(steps[0].kind === "wait" ? steps[0].reason : "", /cluster beef.*formed as cafe/);
 });

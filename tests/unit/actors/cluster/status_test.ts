@@ -1,6 +1,7 @@
 // The EtcdCluster status as data: members, counts, conditions and their transition times.
 import assert from "node:assert/strict";
 import type { ClusterObservation } from "../../../../actors/cluster/plan.ts";
+import { statusPatch } from "../../../../actors/cluster/actor.ts";
 import { clusterStatus, type Condition } from "../../../../actors/cluster/status.ts";
 
 const peers = [0, 1, 2].map((ordinal) => ({
@@ -28,7 +29,7 @@ const seen: ClusterObservation = {
   disruptionBudget: { minAvailable: 2 },
   peers,
   etcd: { reachable: true, members, leaderId: "00000000000000a1" },
-  bootstrapped: true,
+  formed: { clusterId: "cafe" },
   upgrading: false,
 };
 const input = {
@@ -149,4 +150,48 @@ Deno.test("an upgrade stays in progress while its last replaced peer is being re
   const progressing = condition(status.conditions, "Progressing");
   assert.equal(progressing?.reason, "Upgrading");
   assert.match(progressing?.message ?? "", /^2\/3 members at 3\.5\.21/);
+});
+
+Deno.test("while etcd cannot be asked, the members the last status listed are kept, not blanked", () => {
+  const kept = [{ name: "c-0", id: "00000000000000a0" }];
+  const status = clusterStatus({
+    ...input,
+    seen: { ...seen, etcd: { reachable: false, reason: "deadline exceeded" } },
+    previousMembers: kept,
+  });
+  assert.deepEqual(status.members, kept);
+  assert.equal(status.leader, undefined);
+});
+
+Deno.test("status is written only when its meaning changes, whatever the key order read back", () => {
+  const status = clusterStatus(input);
+  // The API server returns fields in its own order: same values, another serialisation.
+  const readBack = JSON.parse(JSON.stringify({
+    conditions: status.conditions.map((c) => Object.fromEntries(Object.entries(c).reverse())),
+    members: status.members.map((m) => ({ id: m.id, name: m.name })),
+    selector: status.selector,
+    observedGeneration: status.observedGeneration,
+    leader: status.leader,
+    clusterVersion: status.clusterVersion,
+    readyReplicas: status.readyReplicas,
+    replicas: status.replicas,
+    somethingElse: "not ours",
+  }));
+  assert.notEqual(JSON.stringify(readBack), JSON.stringify(status));
+  assert.equal(statusPatch(readBack, status), undefined);
+});
+
+Deno.test("a status patch carries only what changed, and removes a field no longer known with null", () => {
+  const before = JSON.parse(JSON.stringify(clusterStatus(input)));
+  const after = clusterStatus({
+    ...input,
+    seen: { ...seen, etcd: { reachable: false, reason: "deadline exceeded" } },
+    previousMembers: before.members,
+  });
+  const patch = statusPatch(before, after);
+  assert.ok(patch);
+  assert.equal(patch.leader, null);
+  assert.equal("members" in patch, false);
+  assert.equal("selector" in patch, false);
+  assert.ok(Array.isArray(patch.conditions));
 });

@@ -1,0 +1,68 @@
+// When a failed cluster step may be tried again: exponential backoff per step, whatever wakes the actor. Pure.
+//
+// Watch events wake the actor at any moment (its own status write, a pod's restart), so the delay
+// it asked for is not enough: without this, a step that etcd refuses ("unhealthy cluster" after a
+// promotion) was retried on every wake-up, every 60–150 ms.
+import { backoffDelay, type BackoffPolicy } from "../runtime/backoff.ts";
+import type { ClusterStep } from "./plan.ts";
+
+export const stepBackoff: BackoffPolicy = { baseMs: 1_000, factor: 2, maxMs: 60_000, jitter: 0.2 };
+
+export interface RetryState {
+  /** Which step failed: its kind and what it acts on. */
+  readonly stepKey: string;
+  readonly failures: number;
+  /** Epoch ms before which the same step is not tried again. */
+  readonly notBefore: number;
+  readonly lastError: string;
+}
+
+/** The same step on the same target: a retry. Another target or kind is a different step. */
+export function stepKey(step: ClusterStep): string {
+  switch (step.kind) {
+    case "createPeers":
+      return `createPeers:${step.peers.map((peer) => peer.name).join(",")}`;
+    case "addLearner":
+    case "removeMember":
+    case "deletePeer":
+    case "replacePeer":
+    case "promote":
+      return `${step.kind}:${step.peerName}`;
+    case "moveLeader":
+      return `moveLeader:${step.fromId}>${step.toId}`;
+    case "applyDisruptionBudget":
+      return `applyDisruptionBudget:${step.minAvailable}`;
+    case "recordFormed":
+    case "createService":
+    case "completeUpgrade":
+    case "wait":
+      return step.kind;
+  }
+}
+
+export function afterFailure(
+  previous: RetryState | undefined,
+  step: ClusterStep,
+  error: string,
+  now: number,
+  random: () => number,
+): RetryState {
+  const key = stepKey(step);
+  const failures = previous?.stepKey === key ? previous.failures + 1 : 1;
+  return {
+    stepKey: key,
+    failures,
+    notBefore: now + backoffDelay(stepBackoff, failures, random),
+    lastError: error,
+  };
+}
+
+/** How long `step` must still wait, if it is the step that failed and its backoff has not passed. */
+export function heldBackMs(
+  state: RetryState | undefined,
+  step: ClusterStep,
+  now: number,
+): number | undefined {
+  if (!state || state.stepKey !== stepKey(step) || now >= state.notBefore) return undefined;
+  return state.notBefore - now;
+}

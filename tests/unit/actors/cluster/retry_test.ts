@@ -1,0 +1,55 @@
+// A failed cluster step waits out its backoff, however often the actor is woken meanwhile.
+import assert from "node:assert/strict";
+import type { ClusterStep } from "../../../../actors/cluster/plan.ts";
+import { afterFailure, heldBackMs, stepKey } from "../../../../actors/cluster/retry.ts";
+
+const add: ClusterStep = {
+  kind: "addLearner",
+  peerName: "c-3",
+  peerURL: "http://c-3.c.ns.svc:2380",
+};
+const addOther: ClusterStep = {
+  kind: "addLearner",
+  peerName: "c-4",
+  peerURL: "http://c-4.c.ns.svc:2380",
+};
+const noJitter = () => 0;
+
+Deno.test("a failed step is held back until its backoff has passed", () => {
+  const state = afterFailure(undefined, add, "etcdserver: unhealthy cluster", 10_000, noJitter);
+  assert.equal(state.failures, 1);
+  assert.equal(heldBackMs(state, add, 10_060), 940, "woken 60 ms later: still 940 ms to wait");
+  assert.equal(heldBackMs(state, add, 11_000), undefined);
+});
+
+Deno.test("the backoff doubles with each failure of the same step, up to a minute", () => {
+  let state = afterFailure(undefined, add, "e", 0, noJitter);
+  const delays = [state.notBefore];
+  for (let i = 0; i < 8; i++) {
+    state = afterFailure(state, add, "e", 0, noJitter);
+    delays.push(state.notBefore);
+  }
+  assert.deepEqual(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+});
+
+Deno.test("another step, or the same kind on another target, is not held back", () => {
+  const state = afterFailure(undefined, add, "e", 0, noJitter);
+  assert.equal(heldBackMs(state, addOther, 10), undefined);
+  assert.equal(heldBackMs(state, { kind: "createService" }, 10), undefined);
+  assert.equal(afterFailure(state, addOther, "e", 0, noJitter).failures, 1);
+});
+
+Deno.test("step keys name the step and its target", () => {
+  assert.equal(stepKey(add), "addLearner:c-3");
+  assert.equal(
+    stepKey({ kind: "moveLeader", fromId: "a", toId: "b", toName: "c-1" }),
+    "moveLeader:a>b",
+  );
+  assert.equal(
+    stepKey({
+      kind: "createPeers",
+      peers: [{ name: "c-1", initialClusterState: "Existing", initialCluster: [] }],
+    }),
+    "createPeers:c-1",
+  );
+});
