@@ -39,16 +39,21 @@ export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessa
     kind: "EtcdPeer",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
-    init: (context): Behavior<PeerMessage> => ({
-      async handle() {
-        // Before the lists land, a missing volume or ReplicaSet may only be missing from the cache.
-        if (!(await deps.ready)) return;
-        const peer = deps.stores.peers.get(key);
-        if (!peer || peer.metadata.deletionTimestamp) return;
-        const delay = await reconcilePeer(peer, deps);
-        context.scheduleSelf({ kind: "reconcile" }, delay);
-      },
-    }),
+    init: (context): Behavior<PeerMessage> => {
+      let cancelNextPass: (() => void) | undefined;
+      return {
+        async handle() {
+          // Before the lists land, a missing volume or ReplicaSet may only be missing from the cache.
+          if (!(await deps.ready)) return;
+          const peer = deps.stores.peers.get(key);
+          if (!peer || peer.metadata.deletionTimestamp) return;
+          const delay = await reconcilePeer(peer, deps);
+          // One pending pass at a time: wake-ups by watch events do not pile up timers.
+          cancelNextPass?.();
+          cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
+        },
+      };
+    },
   };
 }
 

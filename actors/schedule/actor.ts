@@ -1,6 +1,7 @@
 // The EtcdBackupSchedule actor: on every message, plan from the schedule as it is now (so an edit
 // takes effect at once), create or skip the due backup, prune, write status, and keep exactly one
 // timer for the next tick. Deleting the schedule stops the actor, which clears that timer.
+import { isDeepStrictEqual } from "node:util";
 import type { ActorContext, ActorSpec, Behavior, Cancel } from "../runtime/mod.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import type { K8sError } from "../../k8s/errors.ts";
@@ -235,7 +236,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       now: formatTime(this.#now()),
     });
     const text = JSON.stringify(status);
-    const current = JSON.stringify({
+    // Compared as values: the API server hands fields back in its own key order.
+    const current = {
       ...(schedule.status?.lastScheduleTime
         ? { lastScheduleTime: schedule.status.lastScheduleTime }
         : {}),
@@ -243,8 +245,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
         ? { lastSuccessfulTime: schedule.status.lastSuccessfulTime }
         : {}),
       conditions: schedule.status?.conditions ?? [],
-    });
-    if (text === current || text === this.#lastStatus) return;
+    };
+    if (isDeepStrictEqual(status, current) || text === this.#lastStatus) return;
     const result = await this.deps.kube.mergePatch(
       resources.etcdBackupSchedules,
       { namespace: schedule.metadata.namespace, name: schedule.metadata.name },
