@@ -128,10 +128,16 @@ export class EtcdConnections implements ClientProvider, Disposable {
     return await this.#use(held, endpoint, use);
   }
 
-  close(): void {
-    this.#closed = true;
+  /** Closes every client held now; later uses open new ones (a cluster deleted, then re-created). */
+  release(): void {
     for (const endpoint of [...this.#members.keys()]) this.#drop(endpoint);
     this.#dropCluster();
+  }
+
+  /** Closes every client for good: the owner has stopped. */
+  close(): void {
+    this.#closed = true;
+    this.release();
   }
 
   [Symbol.dispose](): void {

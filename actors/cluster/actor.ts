@@ -96,7 +96,8 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
           if (!(await deps.ready)) return;
           const cluster = deps.stores.clusters.get(key);
           if (!cluster || cluster.metadata.deletionTimestamp) {
-            state.connections.close();
+            // Its members are going away; a cluster re-created under the name starts afresh.
+            state.connections.release();
             return;
           }
           warnEvenReplicas(cluster, deps, state);

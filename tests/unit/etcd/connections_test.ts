@@ -115,3 +115,13 @@ Deno.test("only unreachable failures count as a broken client", () => {
   assert.equal(failedUnreachable(success(1)), false);
   assert.equal(failedUnreachable(undefined), false);
 });
+
+Deno.test("released connections close their clients but open new ones on the next use", async () => {
+  using connections = new EtcdConnections();
+  const before = await clientOf(connections, a);
+  connections.release();
+  assert.equal(before.closed, true);
+  const after = await clientOf(connections, a);
+  assert.equal(after.closed, false);
+  assert.notEqual(after, before);
+});
