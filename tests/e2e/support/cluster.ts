@@ -171,6 +171,7 @@ export async function eventually<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutSeconds = 120,
+  intervalMs = 1000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let value = await read();
@@ -178,7 +179,7 @@ export async function eventually<T>(
     if (Date.now() > deadline) {
       throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutSeconds} s`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
     value = await read();
   }
   return value;
