@@ -1,6 +1,5 @@
 // The operations guide's "upgrading a cluster", end to end: a rolling upgrade under write load.
 import assert from "node:assert/strict";
-import { EtcdClient } from "../../etcd/client.ts";
 import {
   apply,
   type Condition,
@@ -10,6 +9,7 @@ import {
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { type RunningOperator, startOperator } from "./support/operator.ts";
+import { clientServiceIP, startWriter } from "./support/writer.ts";
 
 const target = "3.5.21";
 
@@ -68,67 +68,6 @@ async function upgradeFinished(namespace: string): Promise<boolean> {
     cluster.status?.clusterVersion === "3.5.0" && progressing?.reason !== "Upgrading";
 }
 
-/**
- * Puts keys at a steady rate through the client Service; a write counts as failed only if it is
- * not acknowledged within 10 s despite retrying, as an application's client would. After a
- * failure the writer reconnects: a connection to a pod that was replaced can hang silently (its
- * address is gone, so nothing answers, not even a reset), and a new one reaches a live member.
- */
-function startWriter(serviceIP: string, writesPerSecond: number) {
-  const connect = () => new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 2_000 });
-  let client = connect();
-  let generation = 0;
-  const retired: EtcdClient[] = [];
-  const acknowledged: string[] = [];
-  let failed = 0;
-  let attempts = 0;
-  const inFlight = new Set<Promise<void>>();
-  const write = async (key: string) => {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      attempts++;
-      const used = generation;
-      try {
-        await client.etcd.put(key).value(key);
-        acknowledged.push(key);
-        return;
-      } catch {
-        if (used === generation) {
-          retired.push(client);
-          client = connect();
-          generation++;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-    failed++;
-  };
-  let index = 0;
-  const timer = setInterval(() => {
-    const promise = write(`u-${String(index++).padStart(7, "0")}`);
-    inFlight.add(promise);
-    promise.finally(() => inFlight.delete(promise));
-  }, 1000 / writesPerSecond);
-  const started = Date.now();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await Promise.all(inFlight);
-      const seconds = (Date.now() - started) / 1000;
-      const stored = new Set(await client.etcd.getAll().prefix("u-").keys());
-      for (const old of [...retired, client]) old.close();
-      return {
-        acknowledged,
-        failed,
-        attempts,
-        reconnects: generation,
-        rate: index / seconds,
-        missing: acknowledged.filter((key) => !stored.has(key)),
-      };
-    },
-  };
-}
-
 async function upgradeUnderLoad(
   namespace: string,
   midway?: (operator: RunningOperator) => Promise<RunningOperator>,
@@ -137,16 +76,7 @@ async function upgradeUnderLoad(
   let operator = startOperator(scoped);
   try {
     await createCluster(namespace);
-    const serviceIP = (await kubectlOk([
-      "get",
-      "service",
-      "-n",
-      namespace,
-      "my-cluster-client",
-      "-o",
-      "jsonpath={.spec.clusterIP}",
-    ])).trim();
-    const writer = startWriter(serviceIP, 60);
+    const writer = startWriter(await clientServiceIP(namespace, "my-cluster"), 60);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const started = Date.now();
     await kubectlOk([

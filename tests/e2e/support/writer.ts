@@ -1,0 +1,97 @@
+// An application writing to a cluster through its client Service, counting what fails or is lost.
+import { EtcdClient } from "../../../etcd/client.ts";
+import { kubectlOk } from "./cluster.ts";
+
+export interface WriterResult {
+  readonly acknowledged: readonly string[];
+  /** Writes not acknowledged within 10 s despite retrying. */
+  readonly failed: number;
+  readonly attempts: number;
+  readonly reconnects: number;
+  /** Writes started per second. */
+  readonly rate: number;
+  /** Acknowledged keys that a read at the end does not find. */
+  readonly missing: readonly string[];
+}
+
+export interface Writer {
+  stop(): Promise<WriterResult>;
+}
+
+/** The ClusterIP of `<cluster>-client`, the Service applications use. */
+export async function clientServiceIP(namespace: string, clusterName: string): Promise<string> {
+  return (await kubectlOk([
+    "get",
+    "service",
+    "-n",
+    namespace,
+    `${clusterName}-client`,
+    "-o",
+    "jsonpath={.spec.clusterIP}",
+  ])).trim();
+}
+
+/**
+ * Puts keys at a steady rate through the client Service; a write counts as failed only if it is
+ * not acknowledged within 10 s despite retrying, as an application's client would. After a
+ * failure the writer reconnects: a connection to a pod that was replaced can hang silently (its
+ * address is gone, so nothing answers, not even a reset), and a new one reaches a live member.
+ */
+export function startWriter(serviceIP: string, writesPerSecond: number): Writer {
+  const connect = () => new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 2_000 });
+  let client = connect();
+  let generation = 0;
+  const retired: EtcdClient[] = [];
+  const acknowledged: string[] = [];
+  let failed = 0;
+  let attempts = 0;
+  const inFlight = new Set<Promise<void>>();
+  const write = async (key: string) => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      attempts++;
+      const used = generation;
+      try {
+        await client.etcd.put(key).value(key);
+        acknowledged.push(key);
+        return;
+      } catch {
+        if (used === generation) {
+          retired.push(client);
+          client = connect();
+          generation++;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    failed++;
+  };
+  let index = 0;
+  const timer = setInterval(() => {
+    const promise = write(`u-${String(index++).padStart(7, "0")}`);
+    inFlight.add(promise);
+    promise.finally(() => inFlight.delete(promise));
+  }, 1000 / writesPerSecond);
+  const started = Date.now();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+      const seconds = (Date.now() - started) / 1000;
+      let stored: Set<string>;
+      try {
+        stored = new Set(await client.etcd.getAll().prefix("u-").keys());
+      } finally {
+        for (const old of [...retired, client]) old.close();
+      }
+      return {
+        acknowledged,
+        failed,
+        attempts,
+        reconnects: generation,
+        rate: index / seconds,
+        missing: acknowledged.filter((key) => !stored.has(key)),
+      };
+    },
+  };
+}
