@@ -31,7 +31,14 @@ export interface EtcdPeerObject extends KubeObject {
 
 export interface PodObject extends KubeObject {
   readonly metadata: StoredMeta;
-  readonly status?: { readonly podIP?: string; readonly phase?: string };
+  readonly status?: {
+    readonly podIP?: string;
+    readonly phase?: string;
+    readonly containerStatuses?: readonly {
+      readonly name: string;
+      readonly state?: { readonly running?: unknown };
+    }[];
+  };
 }
 
 export interface PodDisruptionBudgetObject extends KubeObject {

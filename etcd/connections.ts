@@ -1,12 +1,13 @@
-// The etcd clients one owner (a cluster actor) keeps for its whole life, reused by every pass.
+// The etcd clients one owner (a cluster actor) keeps for its whole life: one per member, reused by every pass.
 //
 // Why not a client per pass: under Deno 2.8.3 an HTTP/2 session stays reachable from a global
 // handle after its client is closed (heap snapshots here: Http2Session → ClientHttp2Session,
 // Socket, grpc-js Subchannel and transport, ≈ 0.2 MiB per closed client). A fresh client per pass
 // was the operator's steady memory growth; clients that live as long as their actor are not.
+import type { EtcdErrorKind } from "./errors.ts";
 import {
   type ClientOptions,
-  EtcdClient,
+  type EtcdClient,
   MemberClient,
   withClient,
   withinBound,
@@ -38,7 +39,7 @@ export type Incarnations = ReadonlyMap<string, string>;
 export interface ConnectionPolicy {
   /** Failed uses in a row after which a client is replaced by a fresh one. */
   readonly replaceAfterFailures: number;
-  /** ...but a client for the same endpoints is replaced at most this often (each one leaks). */
+  /** ...but a client for the same endpoint is replaced at most this often (each one leaks). */
   readonly minReplaceIntervalMs: number;
 }
 
@@ -47,10 +48,10 @@ export const defaultConnectionPolicy: ConnectionPolicy = {
   minReplaceIntervalMs: 30_000,
 };
 
-interface Held<C extends EtcdClient> {
-  readonly client: C;
-  /** The incarnations it was opened for, as one comparable string. */
-  readonly identity: string;
+interface Held {
+  readonly client: MemberClient;
+  /** The incarnation it was opened for. */
+  readonly incarnation: string;
   failures: number;
 }
 
@@ -60,19 +61,21 @@ export interface ConnectionsOptions extends ClientOptions {
 }
 
 /**
- * Clients by endpoint, opened on first use and kept while they work. A client is closed when its
- * member goes away or is replaced (`retain`), when it has failed several uses in a row (its
- * HTTP/2 session may be broken while grpc-js still reports it ready), when a use outlives its
- * bound, and when the owner stops (`close`).
+ * One client per member, opened on first use and kept while it works; cluster-wide calls go
+ * through a member's client too (etcd forwards them to the leader), so a cluster of N members
+ * holds N HTTP/2 sessions. A client is closed when its member goes away or is replaced
+ * (`retain`), when it has failed several uses in a row (its session may be broken while grpc-js
+ * still reports it ready), when a use throws or outlives its bound, and when the owner stops.
  */
 export class EtcdConnections implements ClientProvider, Disposable {
   readonly #options: ClientOptions;
   readonly #policy: ConnectionPolicy;
   readonly #now: () => number;
-  readonly #members = new Map<string, Held<MemberClient>>();
-  #cluster: Held<EtcdClient> | undefined;
+  readonly #members = new Map<string, Held>();
   #incarnations: Incarnations = new Map();
-  /** When a client for a key (an endpoint, or the cluster's endpoint set) was last replaced. */
+  /** The member that answered the last cluster-wide call: asked first next time. */
+  #preferred: string | undefined;
+  /** When the client for an endpoint was last replaced after failures. */
   readonly #replacedAt = new Map<string, number>();
   #closed = false;
 
@@ -82,47 +85,61 @@ export class EtcdConnections implements ClientProvider, Disposable {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Clients held now (each holds one HTTP/2 session per endpoint it reaches). */
+  /** Clients held now (one HTTP/2 session each). */
   get size(): number {
-    return this.#members.size + (this.#cluster ? 1 : 0);
+    return this.#members.size;
   }
 
   /**
    * The members as they are now: clients for endpoints not listed, or whose incarnation changed,
-   * are closed; so is the cluster-wide client when any of its endpoints did.
+   * are closed.
    */
   retain(incarnations: Incarnations): void {
     this.#incarnations = new Map(incarnations);
     for (const [endpoint, held] of this.#members) {
-      if (held.identity !== this.#identityOf([endpoint])) this.#drop(endpoint);
-    }
-    if (
-      this.#cluster && this.#cluster.identity !== this.#identityOf(this.#cluster.client.endpoints)
-    ) {
-      this.#dropCluster();
+      if (held.incarnation !== this.#incarnationOf(endpoint)) this.#drop(endpoint);
     }
   }
 
+  /**
+   * Asks the member that answered last time first, then the others in turn, until one gives an
+   * answer about the request itself (see askAnother). Every cluster-wide step is idempotent (see
+   * members.ts), so asking another member after a lost answer is safe.
+   */
   async cluster<T>(
     endpoints: readonly string[],
     use: (client: EtcdClient) => Promise<T>,
   ): Promise<T> {
-    const identity = this.#identityOf(endpoints);
-    if (this.#cluster && this.#cluster.identity !== identity) this.#dropCluster();
-    const held = this.#cluster ??= this.#open(
-      identity,
-      () => new EtcdClient(endpoints, this.#options),
-    );
-    return await this.#use(held, clusterKey(held.client.endpoints), use);
+    if (endpoints.length === 0) throw new Error("no etcd endpoints to ask");
+    const preferred = this.#preferred;
+    const order = preferred !== undefined && endpoints.includes(preferred)
+      ? [preferred, ...endpoints.filter((endpoint) => endpoint !== preferred)]
+      : [...endpoints];
+    let last: { readonly value: T } | { readonly error: unknown } | undefined;
+    for (const endpoint of order) {
+      try {
+        const value = await this.member(endpoint, use);
+        if (!askAnother(value)) {
+          this.#preferred = endpoint;
+          return value;
+        }
+        last = { value };
+      } catch (error) {
+        last = { error };
+      }
+    }
+    if (last && "value" in last) return last.value;
+    throw last?.error;
   }
 
   async member<T>(endpoint: string, use: (client: MemberClient) => Promise<T>): Promise<T> {
-    const identity = this.#identityOf([endpoint]);
+    const incarnation = this.#incarnationOf(endpoint);
     const existing = this.#members.get(endpoint);
-    if (existing && existing.identity !== identity) this.#drop(endpoint);
+    if (existing && existing.incarnation !== incarnation) this.#drop(endpoint);
     let held = this.#members.get(endpoint);
     if (!held) {
-      held = this.#open(identity, () => new MemberClient(endpoint, this.#options));
+      if (this.#closed) throw new Error("etcd connections are closed");
+      held = { client: new MemberClient(endpoint, this.#options), incarnation, failures: 0 };
       this.#members.set(endpoint, held);
     }
     return await this.#use(held, endpoint, use);
@@ -131,7 +148,6 @@ export class EtcdConnections implements ClientProvider, Disposable {
   /** Closes every client held now; later uses open new ones (a cluster deleted, then re-created). */
   release(): void {
     for (const endpoint of [...this.#members.keys()]) this.#drop(endpoint);
-    this.#dropCluster();
   }
 
   /** Closes every client for good: the owner has stopped. */
@@ -144,73 +160,69 @@ export class EtcdConnections implements ClientProvider, Disposable {
     this.close();
   }
 
-  #open<C extends EtcdClient>(identity: string, create: () => C): Held<C> {
-    if (this.#closed) throw new Error("etcd connections are closed");
-    return { client: create(), identity, failures: 0 };
-  }
-
-  async #use<C extends EtcdClient, T>(
-    held: Held<C>,
-    key: string,
-    use: (client: C) => Promise<T>,
+  async #use<T>(
+    held: Held,
+    endpoint: string,
+    use: (client: MemberClient) => Promise<T>,
   ): Promise<T> {
     let value: T;
     try {
       value = await withinBound(held.client, use);
     } catch (error) {
       // A use that threw or never settled: the client's state is unknown, so it goes now.
-      this.#replace(held, key);
+      this.#replace(held, endpoint);
       throw error;
     }
     if (!failedUnreachable(value)) {
       held.failures = 0;
     } else if (++held.failures >= this.#policy.replaceAfterFailures) {
-      const last = this.#replacedAt.get(key);
+      const last = this.#replacedAt.get(endpoint);
       if (last === undefined || this.#now() - last >= this.#policy.minReplaceIntervalMs) {
-        this.#replace(held, key);
+        this.#replace(held, endpoint);
       }
     }
     return value;
   }
 
-  /** Closes `held` if it is still the client in use (a concurrent use may have replaced it). */
-  #replace(held: Held<EtcdClient>, key: string): void {
-    this.#replacedAt.set(key, this.#now());
-    if (this.#cluster === held) this.#dropCluster();
-    else if (this.#members.get(key) === held) this.#drop(key);
+  /** Closes `held` if it is still the endpoint's client (a concurrent use may have replaced it). */
+  #replace(held: Held, endpoint: string): void {
+    this.#replacedAt.set(endpoint, this.#now());
+    if (this.#members.get(endpoint) === held) this.#drop(endpoint);
   }
 
-  #identityOf(endpoints: readonly string[]): string {
-    return [...endpoints].sort().map((endpoint) =>
-      `${endpoint}#${this.#incarnations.get(endpoint) ?? ""}`
-    ).join(" ");
+  #incarnationOf(endpoint: string): string {
+    return this.#incarnations.get(endpoint) ?? "";
   }
 
   #drop(endpoint: string): void {
     this.#members.get(endpoint)?.client.close();
     this.#members.delete(endpoint);
   }
-
-  #dropCluster(): void {
-    this.#cluster?.client.close();
-    this.#cluster = undefined;
-  }
 }
-
-const clusterKey = (endpoints: readonly string[]) => [...endpoints].sort().join(" ");
 
 /**
- * Whether a use's answer says the client could not reach etcd: an EtcdResult failure of kind
- * "unreachable", at the top or one level down (observations gather several results at once).
+ * Whether a use's answer is an EtcdResult failure of one of `kinds`, at the top or one level down
+ * (observations gather several results at once).
  */
-export function failedUnreachable(value: unknown): boolean {
-  const unreachable = (candidate: unknown) =>
+export function failedWith(value: unknown, kinds: readonly EtcdErrorKind[]): boolean {
+  const failed = (candidate: unknown) =>
     isRecord(candidate) && candidate.ok === false && isRecord(candidate.error) &&
-    candidate.error.kind === "unreachable";
-  if (unreachable(value)) return true;
-  if (Array.isArray(value)) return value.some(unreachable);
-  return isRecord(value) && !("ok" in value) && Object.values(value).some(unreachable);
+    kinds.includes(candidate.error.kind as EtcdErrorKind);
+  if (failed(value)) return true;
+  if (Array.isArray(value)) return value.some(failed);
+  return isRecord(value) && !("ok" in value) && Object.values(value).some(failed);
 }
+
+/** The client could not reach etcd: its session may be broken. */
+export const failedUnreachable = (value: unknown) => failedWith(value, ["unreachable"]);
+
+/**
+ * This member could not answer for the cluster (down, cut off from the leader, not knowing one,
+ * or a learner, which refuses cluster calls as "other"): another member may. Answers about the
+ * request itself (no such member, learner not caught up, too many learners) are the same anywhere.
+ */
+const askAnother = (value: unknown) =>
+  failedWith(value, ["unreachable", "unhealthy", "notLeader", "other"]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;

@@ -23,6 +23,7 @@ import {
 } from "../types.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
+import { etcdContainerName } from "../peer/resources.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
 import { type ClusterStatus, clusterStatus, evenReplicasAdvice } from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
@@ -126,7 +127,11 @@ function warnEvenReplicas(
   deps.events.record(cluster, "Warning", "EvenReplicas", advice);
 }
 
-/** Where each peer's member answers, and which pod is behind it (its clients follow the pod). */
+/**
+ * Where each peer's member answers, and which pod is behind it (its clients follow the pod).
+ * Only members whose etcd container runs are dialled: a crash-looping or not yet started member
+ * cannot answer, and every dial attempt costs an HTTP/2 session that Deno never frees.
+ */
 function memberAddresses(
   cluster: EtcdClusterObject,
   peers: readonly EtcdPeerObject[],
@@ -134,19 +139,25 @@ function memberAddresses(
   mode: EndpointMode,
 ) {
   const { namespace, name } = cluster.metadata;
+  const running = new Map<string, PodObject>();
+  for (const pod of pods) {
+    const peerName = pod.metadata.labels?.[peerLabel];
+    if (peerName && !pod.metadata.deletionTimestamp && etcdRunning(pod)) running.set(peerName, pod);
+  }
   const endpointOf = (peerName: string) =>
-    memberClientEndpoint(mode, namespace, name, peerName, pods);
+    running.has(peerName) ? memberClientEndpoint(mode, namespace, name, peerName, pods) : undefined;
   const incarnations = new Map<string, string>();
   for (const peer of peers) {
     const endpoint = endpointOf(peer.metadata.name);
-    if (!endpoint) continue;
-    const pod = pods.find((candidate) =>
-      candidate.metadata.labels?.[peerLabel] === peer.metadata.name &&
-      !candidate.metadata.deletionTimestamp
-    );
-    incarnations.set(endpoint, pod?.metadata.uid ?? "");
+    if (endpoint) incarnations.set(endpoint, running.get(peer.metadata.name)!.metadata.uid);
   }
   return { endpointOf, incarnations, endpoints: [...incarnations.keys()] };
+}
+
+function etcdRunning(pod: PodObject): boolean {
+  return pod.status?.containerStatuses?.some((container) =>
+    container.name === etcdContainerName && container.state?.running !== undefined
+  ) ?? false;
 }
 
 async function reconcile(

@@ -1,5 +1,8 @@
 // What an EtcdPeer becomes in Kubernetes: its PVC and its one-pod ReplicaSet. Pure templating.
 
+/** The member's container in its pod. */
+export const etcdContainerName = "etcd";
+
 export interface ResourceRequirements {
   readonly limits?: Readonly<Record<string, string>>;
   readonly requests?: Readonly<Record<string, string>>;
@@ -159,7 +162,7 @@ export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: s
           // Service links would inject ETCD_*-looking variables that etcd tries to parse.
           enableServiceLinks: false,
           containers: [{
-            name: "etcd",
+            name: etcdContainerName,
             image: etcdImage(repository, spec.version),
             imagePullPolicy: "IfNotPresent",
             command: ["/usr/local/bin/etcd"],

@@ -9,8 +9,6 @@ const a = "http://127.0.0.1:1";
 const b = "http://127.0.0.2:1";
 const clientOf = (connections: EtcdConnections, endpoint: string) =>
   connections.member(endpoint, (client) => Promise.resolve(client as EtcdClient));
-const clusterClientOf = (connections: EtcdConnections, endpoints: readonly string[]) =>
-  connections.cluster(endpoints, (client) => Promise.resolve(client));
 
 Deno.test("every pass gets the same member client while its member stays the same", async () => {
   using connections = new EtcdConnections();
@@ -26,10 +24,10 @@ Deno.test("a member whose pod was replaced gets a fresh client, and the old one 
   using connections = new EtcdConnections();
   connections.retain(new Map([[a, "pod-1"], [b, "pod-2"]]));
   const before = await clientOf(connections, a);
-  const cluster = await clusterClientOf(connections, [a, b]);
+  const other = await clientOf(connections, b);
   connections.retain(new Map([[a, "pod-3"], [b, "pod-2"]]));
   assert.equal(before.closed, true);
-  assert.equal(cluster.closed, true, "the cluster-wide client reached the replaced pod too");
+  assert.equal(other.closed, false);
   const after = await clientOf(connections, a);
   assert.notEqual(after, before);
   assert.equal(after.closed, false);
@@ -46,13 +44,34 @@ Deno.test("a member that left the cluster has its client closed", async () => {
   assert.equal(connections.size, 1);
 });
 
-Deno.test("the cluster-wide client is kept while the endpoint set is the same, in any order", async () => {
+Deno.test("cluster-wide calls use the members' own clients, the last one that answered first", async () => {
   using connections = new EtcdConnections();
-  const first = await clusterClientOf(connections, [a, b]);
-  assert.equal(await clusterClientOf(connections, [b, a]), first);
-  const scaled = await clusterClientOf(connections, [a]);
-  assert.notEqual(scaled, first);
-  assert.equal(first.closed, true);
+  const asked: string[] = [];
+  const answer = (down: string) => (client: EtcdClient) => {
+    asked.push(client.endpoints[0]);
+    return Promise.resolve(
+      client.endpoints[0] === down ? failure("unreachable", "refused") : success("ok"),
+    );
+  };
+  assert.deepEqual(await connections.cluster([a, b], answer(a)), success("ok"));
+  assert.deepEqual(asked, [a, b], "a was down: b answered");
+  asked.length = 0;
+  await connections.cluster([a, b], answer("none"));
+  assert.deepEqual(asked, [b], "b answered last time: asked first");
+  assert.equal(connections.size, 2, "no client beyond one per member");
+  asked.length = 0;
+  assert.deepEqual(await connections.cluster([a, b], answer(b)), success("ok"));
+  assert.deepEqual(asked, [b, a]);
+});
+
+Deno.test("when no member answers, the last unreachable answer is returned", async () => {
+  using connections = new EtcdConnections();
+  const result = await connections.cluster(
+    [a, b],
+    (client) => Promise.resolve(failure("unreachable", `refused by ${client.endpoints[0]}`)),
+  );
+  assert.deepEqual(result, failure("unreachable", `refused by ${b}`));
+  await assert.rejects(connections.cluster([], () => Promise.resolve(1)), /no etcd endpoints/);
 });
 
 Deno.test("a client is replaced after three unreachable answers in a row, at most once per interval", async () => {
@@ -98,11 +117,11 @@ Deno.test("a use that throws closes its client at once", async () => {
 
 Deno.test("closing the connections closes every client, and no new one opens after", async () => {
   const connections = new EtcdConnections();
-  const member = await clientOf(connections, a);
-  const cluster = await clusterClientOf(connections, [a, b]);
+  const first = await clientOf(connections, a);
+  const second = await clientOf(connections, b);
   connections.close();
-  assert.equal(member.closed, true);
-  assert.equal(cluster.closed, true);
+  assert.equal(first.closed, true);
+  assert.equal(second.closed, true);
   assert.equal(connections.size, 0);
   await assert.rejects(clientOf(connections, a), /closed/);
 });
