@@ -6,7 +6,7 @@
 // Settings (defaults are the issue's full lengths): BENCH_SCENARIOS="scale,soak,crashloop",
 // BENCH_CLUSTERS="10,30,100", BENCH_IDLE_SECONDS=120, BENCH_CHANGES=20, BENCH_SOAK_CLUSTERS=30,
 // BENCH_SOAK_MINUTES=30, BENCH_CRASHLOOP_MINUTES=10, BENCH_CRASHLOOP_REPLICAS=3, BENCH_BATCH=10,
-// BENCH_WARMUP_SECONDS=60 (before the 0-cluster baseline).
+// BENCH_WARMUP_SECONDS=60 (the operator's age before any window starts).
 import { join } from "node:path";
 import { files, repoDir } from "../tests/env/config.ts";
 import type { EnvironmentInfo } from "../tests/env/main.ts";
@@ -135,6 +135,8 @@ interface Bench {
   readonly namespace: string;
   readonly operator: RunningOperator;
   readonly ticksPerSecond: number;
+  /** performance.now() when the operator was started. */
+  readonly operatorStarted: number;
 }
 
 interface Run {
@@ -171,6 +173,7 @@ async function withBench<T>(
     await run.api.create(paths.namespaces, { metadata: { name: namespace } });
     cleanup.defer(() => deleteNamespace(run.api, namespace));
     const logPath = join(repoDir, "bench", "results", `operator_load-${run.stamp}-${scenario}.log`);
+    const operatorStarted = performance.now();
     const operator = startOperator({
       namespace,
       kubeconfig: run.info.operatorKubeconfig,
@@ -179,10 +182,23 @@ async function withBench<T>(
     cleanup.defer(() => operator.stop());
     progress(`${scenario}: operator pid ${operator.pid} on namespace ${namespace}, log ${logPath}`);
     await waitReady(operator, timeouts.operatorReadySeconds);
-    return await body({ api: run.api, namespace, operator, ticksPerSecond: run.ticksPerSecond });
+    const { api, ticksPerSecond } = run;
+    return await body({ api, namespace, operator, ticksPerSecond, operatorStarted });
   } finally {
     await cleanup.run();
   }
+}
+
+/**
+ * Waits until the operator has run BENCH_WARMUP_SECONDS: a just-started operator still holds
+ * start-up garbage (here RSS fell by ~25 MiB some 30 s after /readyz), which would read as a
+ * drop in the first window, or inflate a baseline.
+ */
+async function warmedUp(bench: Bench): Promise<void> {
+  const remainingMs = settings.warmupSeconds * 1000 - (performance.now() - bench.operatorStarted);
+  if (remainingMs <= 0) return;
+  progress(`operator warm-up: ${(remainingMs / 1000).toFixed(0)} s more`);
+  await sleep(remainingMs);
 }
 
 /**
@@ -269,10 +285,7 @@ async function idleWindow(bench: Bench, clusters: number): Promise<Window> {
 }
 
 async function scaleRows(bench: Bench, counts: readonly number[]): Promise<ScaleRow[]> {
-  // A just-started operator holds start-up garbage (here RSS fell ~25 MiB about 30 s after
-  // /readyz): that is not its baseline.
-  progress(`0 clusters: ${settings.warmupSeconds} s warm-up`);
-  await sleep(settings.warmupSeconds * 1000);
+  await warmedUp(bench);
   const rows: ScaleRow[] = [{
     clusters: 0,
     window: await idleWindow(bench, 0),
@@ -345,7 +358,7 @@ async function scaleScenario(run: Run): Promise<string> {
       scaleTable(rows),
       "",
       ...(note ? [`Note: ${note}.`, ""] : []),
-      `Reaction: spec.replicas ${reactionReplicas.down} → ${reactionReplicas.up} on ` +
+      `Reaction: spec.replicas ${reactionReplicas.down} → ${reactionReplicas.up} on up to ` +
       `${Math.ceil(settings.changes / 2)} clusters, then back once settled (a membership step ` +
       "each way: no mutable field avoids one, see the comment on reactionReplicas), timed from " +
       "sending the patch to the watch showing status.observedGeneration = metadata.generation.",
@@ -363,6 +376,7 @@ async function soakScenario(run: Run): Promise<string> {
     const { count, note } = await capped(bench.api, settings.soakClusters, 1, "soak clusters");
     await growTo(bench, 0, count, "soak");
     const seconds = settings.soakMinutes * 60;
+    await warmedUp(bench);
     progress(`soak: ${count} clusters for ${settings.soakMinutes} min`);
     const window = await measureWindow(bench.operator, {
       seconds,
@@ -459,11 +473,11 @@ async function loseVolume(bench: Bench, peerName: string): Promise<void> {
   }
 }
 
-async function waitCrashLooping(bench: Bench, peerName: string): Promise<MemberState> {
+async function waitCrashLooping(bench: Bench, peerName: string): Promise<void> {
   const deadline = Date.now() + timeouts.quietSeconds * 1000;
   while (Date.now() < deadline) {
     const state = await memberState(bench, peerName);
-    if (state.restarts > 0 && state.crashLooping) return state;
+    if (state.restarts > 0 && state.crashLooping) return;
     await sleep(3_000);
   }
   throw new Error(`${peerName} did not start crash-looping within ${timeouts.quietSeconds} s`);
@@ -488,7 +502,9 @@ async function crashloopScenario(run: Run): Promise<string> {
     await settle(bench, 1);
     const victim = `crashloop-0-${replicas - 1}`;
     await loseVolume(bench, victim);
-    const before = await waitCrashLooping(bench, victim);
+    await waitCrashLooping(bench, victim);
+    await warmedUp(bench);
+    const before = await memberState(bench, victim);
     progress(`crashloop: ${victim} is crash-looping; measuring ${settings.crashloopMinutes} min`);
     const window = await measureWindow(bench.operator, {
       seconds: settings.crashloopMinutes * 60,
@@ -529,8 +545,9 @@ async function crashloopScenario(run: Run): Promise<string> {
       "",
       table,
       "",
-      `RSS sampled every ${sampleSeconds.crashloop} s from the first restart on; growth = median ` +
-      "of the last 10 % of samples − median of the first 10 %.",
+      `RSS sampled every ${sampleSeconds.crashloop} s once the member has restarted and the ` +
+      `operator has run ${settings.warmupSeconds} s; growth = median of the last 10 % of ` +
+      "samples − median of the first 10 %.",
     ].join("\n");
   });
 }
