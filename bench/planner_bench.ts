@@ -33,6 +33,7 @@ function observation(members: number, replicas: number): ClusterObservation {
       })),
     },
     formed: { clusterId: "cafe" },
+    knownMembers: ["c-0", "c-1", "c-2"],
     upgrading: true,
   };
 }

@@ -71,6 +71,7 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     peers: peerViews(cluster.metadata.name, gathered.peers),
     etcd: etcdView(gathered.etcd),
     formed: formedOf(cluster),
+    knownMembers: knownMembersOf(cluster),
     upgrading:
       cluster.status?.conditions?.some((condition) =>
         condition.type === "Progressing" && condition.reason === "Upgrading"
@@ -87,6 +88,14 @@ export function formedOf(cluster: EtcdClusterObject): ClusterObservation["formed
   if (clusterId) return { clusterId };
   const members = cluster.status?.members;
   return Array.isArray(members) && members.length > 0 ? { clusterId: undefined } : undefined;
+}
+
+export function knownMembersOf(cluster: EtcdClusterObject): string[] {
+  const members = cluster.status?.members;
+  if (!Array.isArray(members)) return [];
+  return members.flatMap((member) =>
+    typeof member?.name === "string" && member.name !== "" ? [member.name] : []
+  );
 }
 
 /**

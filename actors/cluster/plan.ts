@@ -51,6 +51,8 @@ export interface ClusterObservation {
    * One-way: from then on no peer is ever created as "new", which could start a second cluster.
    */
   readonly formed: { readonly clusterId: string | undefined } | undefined;
+  /** Member names the last status listed (what etcd said when it last answered). */
+  readonly knownMembers: readonly string[];
   /** The last status said an upgrade was under way (so its end can be announced once). */
   readonly upgrading: boolean;
 }
@@ -131,9 +133,7 @@ export function planCluster(seen: ClusterObservation): ClusterStep[] {
 function planMembership(seen: ClusterObservation): ClusterStep[] {
   const bootstrap = planBootstrap(seen);
   if (bootstrap) return bootstrap;
-  if (!seen.etcd.reachable) {
-    return [{ kind: "wait", reason: `etcd is unreachable: ${seen.etcd.reason}` }];
-  }
+  if (!seen.etcd.reachable) return planUnreachable(seen, seen.etcd.reason);
   const { members, leaderId, clusterId } = seen.etcd;
   const recorded = seen.formed?.clusterId;
   if (recorded && clusterId && recorded !== clusterId) {
@@ -255,15 +255,7 @@ const livePeers = (seen: ClusterObservation) => seen.peers.filter((peer) => !pee
  * formation is recorded.
  */
 function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
-  if (seen.formed) {
-    if (seen.peers.length > 0 || seen.etcd.reachable) return undefined;
-    const id = seen.formed.clusterId ? ` (cluster id ${seen.formed.clusterId})` : "";
-    return [{
-      kind: "wait",
-      reason: `the cluster has formed${id} but none of its peers exist: the operator will not ` +
-        `bootstrap a second cluster; restore it from a backup into a new EtcdCluster`,
-    }];
-  }
+  if (seen.formed) return undefined;
   // Once etcd answers, it has formed (recordFormed), and its member list says who is missing.
   if (seen.etcd.reachable) return undefined;
   if (seen.peers.length === 0) {
@@ -306,6 +298,31 @@ function newPeer(
       host: peerHost(seen.clusterName, seen.namespace, member),
     })),
   };
+}
+
+/**
+ * etcd cannot be asked. A member the last status listed whose peer is missing (the only member of
+ * a one-member cluster, replaced for an upgrade) comes back as "existing" on its kept volume: it
+ * rejoins the cluster it belongs to and cannot start another. Anything else waits for etcd.
+ */
+function planUnreachable(seen: ClusterObservation, reason: string): ClusterStep[] {
+  const peerNames = new Set(seen.peers.map((peer) => peer.name));
+  const missing = seen.knownMembers.filter((name) => !peerNames.has(name));
+  if (seen.formed && missing.length > 0) {
+    return [{
+      kind: "createPeers",
+      peers: missing.map((name) => newPeer(seen, name, "Existing", seen.knownMembers)),
+    }];
+  }
+  if (seen.formed && seen.peers.length === 0) {
+    const id = seen.formed.clusterId ? ` (cluster id ${seen.formed.clusterId})` : "";
+    return [{
+      kind: "wait",
+      reason: `the cluster has formed${id} but none of its peers or known members exist: the ` +
+        `operator will not bootstrap a second cluster; restore it from a backup into a new EtcdCluster`,
+    }];
+  }
+  return [{ kind: "wait", reason: `etcd is unreachable: ${reason}` }];
 }
 
 /**

@@ -47,6 +47,7 @@ function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservatio
     peers: [peer(0), peer(1), peer(2)],
     etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
     formed: { clusterId: "cafe" },
+    knownMembers: ["c-0", "c-1", "c-2"],
     upgrading: false,
     ...overrides,
   };
@@ -258,9 +259,12 @@ Deno.test("a cluster that has formed never bootstraps a missing peer as new, eve
   // After 3 → 1 the survivor still carries the original three-member bootstrap.
   const survivor = [peer(0)];
   const unreachable = { reachable: false as const, reason: "deadline exceeded" };
-  assert.deepEqual(membership(observe({ replicas: 1, peers: survivor, etcd: unreachable })), [
-    { kind: "wait", reason: "etcd is unreachable: deadline exceeded" },
-  ]);
+  assert.deepEqual(
+    membership(observe({ replicas: 1, knownMembers: ["c-0"], peers: survivor, etcd: unreachable })),
+    [
+      { kind: "wait", reason: "etcd is unreachable: deadline exceeded" },
+    ],
+  );
   const reachable = { reachable: true as const, members: [member(0)], leaderId: "id0" };
   assert.deepEqual(membership(observe({ replicas: 1, peers: survivor, etcd: reachable })), []);
 });
@@ -375,18 +379,29 @@ const peerCreationCases: readonly {
     created: ["c-0:New", "c-2:New"],
   },
   {
-    name: "formed (recorded), no peers left, etcd unreachable: nothing",
-    seen: { formed: { clusterId: "cafe" }, peers: [], etcd: unreachable },
+    name: "formed, no peers and no known members, etcd unreachable: nothing",
+    seen: { formed: { clusterId: "cafe" }, knownMembers: [], peers: [], etcd: unreachable },
     created: [],
   },
   {
-    name: "formed (legacy status only), no peers, etcd unreachable: nothing",
+    name: "formed, the only member's peer replaced for an upgrade, etcd unreachable: it, Existing",
+    seen: { replicas: 1, knownMembers: ["c-0"], peers: [], etcd: unreachable },
+    created: ["c-0:Existing"],
+  },
+  {
+    name:
+      "formed (legacy status only), peers deleted by hand, etcd unreachable: known ones, Existing",
     seen: { formed: { clusterId: undefined }, peers: [], etcd: unreachable },
-    created: [],
+    created: ["c-0:Existing", "c-1:Existing", "c-2:Existing"],
   },
   {
-    name: "formed, some peers missing, etcd unreachable: nothing",
+    name: "formed, some known members' peers missing, etcd unreachable: those, Existing",
     seen: { peers: [peer(0)], etcd: unreachable },
+    created: ["c-1:Existing", "c-2:Existing"],
+  },
+  {
+    name: "formed, after 3 → 1 the survivor's peer alone, etcd unreachable: nothing",
+    seen: { replicas: 1, knownMembers: ["c-0"], peers: [peer(0)], etcd: unreachable },
     created: [],
   },
   {
@@ -426,6 +441,7 @@ const peerCreationCases: readonly {
     name: "another cluster answers behind the members' names: nothing",
     seen: {
       formed: { clusterId: "cafe" },
+      knownMembers: ["c-0", "c-1", "c-2"],
       peers: [peer(0), peer(2)],
       etcd: {
         reachable: true,
@@ -445,7 +461,7 @@ for (const { name, seen, created: expected } of peerCreationCases) {
 }
 
 Deno.test("a formed cluster with no peers left says why it will not bootstrap again", () => {
-  const steps = membership(observe({ peers: [], etcd: unreachable }));
+  const steps = membership(observe({ peers: [], knownMembers: [], etcd: unreachable }));
   assert.equal(steps.length, 1);
   assert.equal(steps[0].kind, "wait");
   assert.match(

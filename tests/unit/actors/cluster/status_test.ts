@@ -30,6 +30,7 @@ const seen: ClusterObservation = {
   peers,
   etcd: { reachable: true, members, leaderId: "00000000000000a1" },
   formed: { clusterId: "cafe" },
+  knownMembers: ["c-0", "c-1", "c-2"],
   upgrading: false,
 };
 const input = {
