@@ -25,7 +25,7 @@ import { clientService, disruptionBudget, headlessService, peerObject } from "./
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { etcdContainerName } from "../peer/resources.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
-import { type ClusterStatus, clusterStatus, evenReplicasAdvice } from "./status.ts";
+import { type ClusterStatus, clusterStatus, type Condition, evenReplicasAdvice } from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
 import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../../k8s/objects.ts";
@@ -207,8 +207,15 @@ async function reconcile(
     memberEndpoint,
     clients: state.connections,
   };
+  let written: StatusRecord = cluster.status ?? {};
+  // A spec change is acknowledged (observedGeneration, and what will be done) before its first
+  // step runs, so whoever changed it sees the operator react without waiting for etcd.
+  const generation = cluster.metadata.generation ?? 0;
+  if (generation !== cluster.status?.observedGeneration && steps.some((s) => s.kind !== "wait")) {
+    written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
+  }
   const delay = await actOn(steps, context, state, log);
-  await writeStatus(cluster, deps, seen, steps, etcd?.clusterVersion);
+  await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
   return delay;
 }
 
@@ -463,14 +470,19 @@ const ownedStatusFields = [
  * fields back in another key order than we wrote them. A write that changes nothing would wake
  * every watcher, this actor included, for another pass and another write.
  */
+type StatusRecord = Readonly<Record<string, unknown>> & {
+  readonly conditions?: readonly Condition[];
+};
+
+/** Writes the status if it changed from `previous`; returns the status as it now stands. */
 async function writeStatus(
   cluster: EtcdClusterObject,
+  previous: StatusRecord,
   deps: ClusterActorDeps,
   seen: ReturnType<typeof clusterObservation>,
   steps: readonly ClusterStep[],
   clusterVersion: string | undefined,
-): Promise<void> {
-  const previous = cluster.status ?? {};
+): Promise<StatusRecord> {
   const previousVersion = typeof previous.clusterVersion === "string"
     ? previous.clusterVersion
     : undefined;
@@ -485,7 +497,7 @@ async function writeStatus(
     now: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
   });
   const patch = statusPatch(previous, status);
-  if (!patch) return;
+  if (!patch) return previous;
   const result = await deps.kube.mergePatch(
     resources.etcdClusters,
     { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
@@ -497,7 +509,12 @@ async function writeStatus(
       cluster: cluster.metadata.name,
       error: result.error.message,
     });
+    return previous;
   }
+  // What the server now holds: fields patched to null are gone.
+  const merged: Record<string, unknown> = { ...previous, ...status };
+  for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];
+  return merged;
 }
 
 /** The merge patch from `previous` to `next`, or undefined when they mean the same. */
