@@ -5,10 +5,12 @@ import {
   type Condition,
   kubectl,
   kubectlOk,
+  runPodToCompletion,
   sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { type RunningOperator, startOperator } from "./support/operator.ts";
+import { watchPeers } from "./support/peers.ts";
 import { clientServiceIP, startWriter } from "./support/writer.ts";
 
 const target = "3.5.21";
@@ -276,4 +278,128 @@ Deno.test("an upgrade waits while a member is down, says why, and starts by itse
   );
   assert.deepEqual(upgraded, ["my-cluster-2", "my-cluster-1", "my-cluster-0"]);
   assert.equal(events.at(-1)?.reason, "UpgradeCompleted", JSON.stringify(events));
+});
+
+/** etcdctl in a pod of the namespace, against the only member of a one-member cluster. */
+function etcdctlOnMember0(namespace: string, podName: string, args: readonly string[]) {
+  return runPodToCompletion(namespace, {
+    name: podName,
+    image: "etcd-operator.local/etcdctl:v3.5.21",
+    command: [
+      "etcdctl",
+      `--endpoints=http://my-cluster-0.my-cluster.${namespace}.svc:2379`,
+      "--dial-timeout=5s",
+      "--command-timeout=10s",
+      ...args,
+    ],
+  });
+}
+
+interface BootstrappedPeer extends Peer {
+  metadata: { name: string; uid: string };
+  spec: { version: string; bootstrap: { initialClusterState: string } };
+}
+
+Deno.test("a one-member cluster upgrades 3.4.23 → 3.5.21 on its kept volume", async () => {
+  await using namespace = await temporaryNamespace("upgrade-one");
+  // Every version of every peer, so a peer created as "New" and deleted between two reads counts.
+  await using peerWatch = watchPeers(namespace.name);
+  await using _operator = startOperator(["--namespace", namespace.name]);
+  const manifest = sampleClusterIn(namespace.name).replace("replicas: 3\n", "replicas: 1\n");
+  assert.notEqual(manifest, sampleClusterIn(namespace.name), "the sample's replicas changed shape");
+  await apply(manifest);
+  const available = async () => {
+    const cluster = await json<{ status?: { readyReplicas?: number; conditions?: Condition[] } }>(
+      ["get", "etcdcluster", "-n", namespace.name, "my-cluster"],
+    );
+    return cluster.status?.readyReplicas === 1 &&
+      cluster.status.conditions?.find((c) => c.type === "Available")?.status === "True";
+  };
+  await waitFor("1 ready member, Available", available, 120, () => conditions(namespace.name));
+  const put = await etcdctlOnMember0(namespace.name, "put", ["put", "one-key", "kept"]);
+  assert.equal(put.phase, "Succeeded", put.logs);
+  const peerBefore = await json<BootstrappedPeer>([
+    "get",
+    "etcdpeer",
+    "-n",
+    namespace.name,
+    "my-cluster-0",
+  ]);
+  const pvcUid = () =>
+    kubectlOk([
+      "get",
+      "pvc",
+      "-n",
+      namespace.name,
+      "my-cluster-0",
+      "-o",
+      "jsonpath={.metadata.uid}",
+    ]);
+  const volumeBefore = await pvcUid();
+
+  const started = Date.now();
+  await kubectlOk([
+    "patch",
+    "etcdcluster",
+    "-n",
+    namespace.name,
+    "my-cluster",
+    "--type",
+    "merge",
+    "-p",
+    JSON.stringify({ spec: { version: target } }),
+  ]);
+  // No quorum stays up while the only member is replaced: its peer goes, etcd with it, and the
+  // operator re-creates the peer as a member of the existing cluster on the same volume.
+  await waitFor(
+    "my-cluster-0 serving 3.5.21, Available, and an UpgradeCompleted event",
+    async () => {
+      const peer = await json<BootstrappedPeer>([
+        "get",
+        "etcdpeer",
+        "-n",
+        namespace.name,
+        "my-cluster-0",
+      ]);
+      return peer.spec.version === target && peer.status?.serverVersion === target &&
+        await available() &&
+        (await clusterEventReasons(namespace.name)).some((e) => e.reason === "UpgradeCompleted");
+    },
+    150,
+    async () => ({
+      conditions: await conditions(namespace.name),
+      events: await clusterEventReasons(namespace.name),
+      peers: (await json<{ items: Peer[] }>(["get", "etcdpeers", "-n", namespace.name])).items,
+    }),
+  );
+  console.log(
+    `one-member upgrade 3.4.23 → ${target}: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+
+  const get = await etcdctlOnMember0(namespace.name, "get", [
+    "get",
+    "one-key",
+    "--print-value-only",
+  ]);
+  assert.equal(get.phase, "Succeeded", get.logs);
+  assert.equal(get.logs.trim(), "kept", "the key written on 3.4.23 is read on 3.5.21");
+  assert.equal(await pvcUid(), volumeBefore, "the member's volume is the same claim");
+  const peerAfter = await json<BootstrappedPeer>([
+    "get",
+    "etcdpeer",
+    "-n",
+    namespace.name,
+    "my-cluster-0",
+  ]);
+  assert.notEqual(peerAfter.metadata.uid, peerBefore.metadata.uid, "the peer was re-created");
+  // A formed cluster never gets a "New" peer: on an empty volume it would start a second cluster.
+  assert.equal(peerAfter.spec.bootstrap.initialClusterState, "Existing");
+  assert.ok(peerWatch.running(), `the peer watch ended early: ${peerWatch.errors()}`);
+  const sightings = peerWatch.sightings();
+  assert.deepEqual(
+    sightings.slice(1).map((peer) => `${peer.name}:${peer.initialClusterState}`),
+    ["my-cluster-0:Existing"],
+    `only the first peer bootstraps; seen: ${JSON.stringify(sightings)}`,
+  );
+  assert.equal(sightings[0]?.uid, peerBefore.metadata.uid, JSON.stringify(sightings));
 });
