@@ -1,4 +1,5 @@
 // The operator under load, run from the working tree as a subprocess and measured from outside.
+import { terminate } from "../../tests/e2e/support/child.ts";
 import { fileURLToPath } from "node:url";
 
 const modTs = fileURLToPath(new URL("../../mod.ts", import.meta.url));
@@ -68,16 +69,7 @@ export function startOperator(options: {
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-      }, 15_000);
-      await child.status;
-      clearTimeout(timer);
+      await terminate(child);
       await copied;
     })();
     return stopped;

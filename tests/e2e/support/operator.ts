@@ -1,4 +1,5 @@
 // Runs the operator from the working tree as the operator's own identity, for the tests that need it.
+import { terminate } from "./child.ts";
 import { fileURLToPath } from "node:url";
 import { e2e } from "./cluster.ts";
 
@@ -66,16 +67,7 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-      }, 15_000);
-      await child.status;
-      clearTimeout(timer);
+      await terminate(child);
       await collected;
       await keepLog(extraArgs, output);
     })();
