@@ -13,6 +13,7 @@ import { serveObservability } from "./observability/server.ts";
 import { runObjectCommand } from "./objectstore/cli.ts";
 import { observeOpenClients } from "./etcd/client.ts";
 import { observeEtcdCalls } from "./etcd/errors.ts";
+import { exitingFailpoint, parseFailpoints } from "./actors/failpoints.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -27,6 +28,9 @@ commands:
     --leader-election-namespace NS   where the Lease lives (default: the pod's namespace)
     --log-level LEVEL        debug, info, warn or error (default: info)
     --health-interval SECONDS   how often a converged cluster's etcd is probed (default: 15)
+    --replace-unschedulable-after SECONDS
+                             replace a member whose pod cannot be scheduled for this long
+                             (default: 300; a member whose data is lost is replaced at once)
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -42,6 +46,7 @@ interface RunFlags {
   readonly leaderElectionNamespace?: string;
   readonly logLevel: string;
   readonly healthIntervalSeconds: number;
+  readonly replaceAfterSeconds: number;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -57,6 +62,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "leader-election-namespace": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "health-interval": { type: "string", default: "15" },
+      "replace-unschedulable-after": { type: "string", default: "300" },
     },
     strict: true,
     allowPositionals: false,
@@ -71,6 +77,10 @@ function parseRunFlags(args: readonly string[]): RunFlags {
     leaderElectionNamespace: values["leader-election-namespace"],
     logLevel: values["log-level"],
     healthIntervalSeconds: positiveSeconds("--health-interval", values["health-interval"]),
+    replaceAfterSeconds: positiveSeconds(
+      "--replace-unschedulable-after",
+      values["replace-unschedulable-after"],
+    ),
   };
 }
 
@@ -126,6 +136,11 @@ async function runOperator(args: readonly string[]): Promise<number> {
       },
       onStep: metrics.step,
       healthIntervalMs: flags.healthIntervalSeconds * 1000,
+      replaceAfterMs: flags.replaceAfterSeconds * 1000,
+      failpoint: exitingFailpoint(
+        parseFailpoints(Deno.env.get("ETCD_OPERATOR_FAILPOINTS")),
+        (point) => log.error("failpoint reached: exiting", { point }),
+      ),
     });
     manager.synced.then(() => log.info("watches synced"));
   };

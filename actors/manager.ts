@@ -9,6 +9,7 @@ import type { Log } from "../k8s/log.ts";
 import type { Logger } from "../observability/log.ts";
 import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
+import type { Failpoint } from "./failpoints.ts";
 import type { EndpointMode } from "./cluster/observe.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
 import {
@@ -47,6 +48,10 @@ export interface ManagerOptions {
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
   /** How often a converged cluster's etcd health is probed (default 15 s). */
   readonly healthIntervalMs?: number;
+  /** How long a member's pod may stay unschedulable before it is replaced (default 5 min). */
+  readonly replaceAfterMs?: number;
+  /** Fault tests only: exits the process at a named point. */
+  readonly failpoint?: Failpoint;
   /** The image restore pods download snapshots with; defaults to $ETCD_OPERATOR_IMAGE. */
   readonly operatorImage?: string;
 }

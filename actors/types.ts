@@ -29,14 +29,37 @@ export interface EtcdPeerObject extends KubeObject {
   readonly status?: { readonly serverVersion?: string };
 }
 
+/** A container's state as the kubelet reports it (one of the three is set). */
+export interface ContainerState {
+  readonly running?: { readonly startedAt?: string };
+  readonly waiting?: { readonly reason?: string; readonly message?: string };
+  readonly terminated?: {
+    readonly exitCode: number;
+    readonly reason?: string;
+    /** The termination message: for etcd, the tail of its log when it failed. */
+    readonly message?: string;
+    readonly finishedAt?: string;
+  };
+}
+
 export interface PodObject extends KubeObject {
   readonly metadata: StoredMeta;
+  readonly spec?: { readonly nodeName?: string };
   readonly status?: {
     readonly podIP?: string;
     readonly phase?: string;
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+      readonly lastTransitionTime?: string;
+    }[];
     readonly containerStatuses?: readonly {
       readonly name: string;
-      readonly state?: { readonly running?: unknown };
+      readonly restartCount?: number;
+      readonly state?: ContainerState;
+      readonly lastState?: ContainerState;
     }[];
   };
 }
@@ -46,8 +69,7 @@ export interface PodDisruptionBudgetObject extends KubeObject {
   readonly spec?: { readonly minAvailable?: number | string };
 }
 
-export const clusterLabel = "etcd.improbable.io/cluster-name";
-export const peerLabel = "etcd.improbable.io/peer-name";
+export { clusterLabel, peerLabel } from "./member.ts";
 /** On an EtcdCluster: the id etcd gave the cluster when it formed. Set once, never removed. */
 export const formedAnnotation = "etcd.improbable.io/formed-cluster-id";
 

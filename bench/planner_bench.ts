@@ -20,6 +20,8 @@ function observation(members: number, replicas: number): ClusterObservation {
       terminating: false,
       version: ordinal % 2 ? "3.4.23" : "3.5.21",
       serverVersion: ordinal % 2 ? "3.4.23" : "3.5.21",
+      volume: { kind: "present" as const, uid: `v${ordinal}`, recorded: true },
+      pod: { phase: "Running", terminating: false, etcd: { running: true, restarts: 0 } },
     })),
     etcd: {
       reachable: true,
@@ -35,6 +37,8 @@ function observation(members: number, replicas: number): ClusterObservation {
     formed: { clusterId: "cafe" },
     knownMembers: ["c-0", "c-1", "c-2"],
     upgrading: true,
+    nowMs: 0,
+    replaceAfterMs: 300_000,
   };
 }
 

@@ -1,38 +1,6 @@
-// Owner references and the label sets the operator puts on everything it creates.
+// Owner references and label matching, for any kind. (Which labels etcd members carry is
+// actors/member.ts's business.)
 import type { KubeObject, OwnerReference } from "./objects.ts";
-
-export const labelKeys = {
-  name: "app.kubernetes.io/name",
-  managedBy: "app.kubernetes.io/managed-by",
-  clusterName: "etcd.improbable.io/cluster-name",
-  peerName: "etcd.improbable.io/peer-name",
-} as const;
-
-export type Labels = Readonly<Record<string, string>>;
-
-/** Every object of an etcd cluster carries these, so one selector finds them all. */
-export function clusterLabels(clusterName: string): Labels {
-  return {
-    [labelKeys.name]: "etcd",
-    [labelKeys.managedBy]: "etcd-operator",
-    [labelKeys.clusterName]: clusterName,
-  };
-}
-
-/** The objects of one member (ReplicaSet, Pod, PVC) add the peer's name. */
-export function peerLabels(clusterName: string, peerName: string): Labels {
-  return { ...clusterLabels(clusterName), [labelKeys.peerName]: peerName };
-}
-
-/** `k=v,k2=v2`, keys sorted so the same set always gives the same selector string. */
-export function labelSelector(labels: Labels): string {
-  return Object.keys(labels).sort().map((key) => `${key}=${labels[key]}`).join(",");
-}
-
-export function matchesLabels(object: KubeObject, labels: Labels): boolean {
-  const own = object.metadata.labels ?? {};
-  return Object.entries(labels).every(([key, value]) => own[key] === value);
-}
 
 /** An object the API server has stored: it has the name and uid an owner reference needs. */
 export interface OwnerObject {

@@ -18,9 +18,12 @@ import {
   type EventSink,
   formedAnnotation,
   peerLabel,
+  type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
 } from "../types.ts";
+import type { Failpoint } from "../failpoints.ts";
+import { memberPeerName } from "../member.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { etcdContainerName } from "../peer/resources.ts";
@@ -38,6 +41,7 @@ export interface ClusterStores {
   readonly services: StoreReader<KubeObject>;
   readonly disruptionBudgets: StoreReader<PodDisruptionBudgetObject>;
   readonly pods: StoreReader<PodObject>;
+  readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
 }
 
 export interface ClusterActorDeps {
@@ -50,11 +54,15 @@ export interface ClusterActorDeps {
   readonly ready: Promise<boolean>;
   /** How often a converged cluster's health is probed. */
   readonly healthIntervalMs?: number;
+  /** How long a member's pod may stay unschedulable before the member is replaced. */
+  readonly replaceAfterMs?: number;
+  readonly failpoint?: Failpoint;
   readonly onStep?: (step: ClusterStep["kind"], outcome: "ok" | "failed", seconds: number) => void;
   readonly random?: () => number;
 }
 
 export const defaultHealthIntervalMs = 15_000;
+export const defaultReplaceAfterMs = 300_000;
 
 /** How soon to look again: right after a step, and soon while waiting for etcd to settle. */
 const requeueMs = { afterStep: 500, waiting: 3_000 };
@@ -77,6 +85,12 @@ interface ClusterActorState {
   retry: RetryState | undefined;
   warnedEvenAtGeneration: number | undefined;
   cancelNextPass: (() => void) | undefined;
+  /**
+   * The status as this actor last wrote it, while the cache still shows the object it read
+   * before writing (resourceVersion `readFrom`). The next pass can come before the watch event
+   * of its own write: planning from the older status would announce an upgrade's end twice.
+   */
+  statusAhead: { readonly readFrom: string | undefined; readonly status: StatusRecord } | undefined;
 }
 
 export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<ClusterMessage> {
@@ -90,6 +104,7 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
         retry: undefined,
         warnedEvenAtGeneration: undefined,
         cancelNextPass: undefined,
+        statusAhead: undefined,
       };
       return {
         async handle() {
@@ -161,10 +176,15 @@ function etcdRunning(pod: PodObject): boolean {
 }
 
 async function reconcile(
-  cluster: EtcdClusterObject,
+  cached: EtcdClusterObject,
   deps: ClusterActorDeps,
   state: ClusterActorState,
 ): Promise<number> {
+  const readFrom = cached.metadata.resourceVersion;
+  if (state.statusAhead && state.statusAhead.readFrom !== readFrom) state.statusAhead = undefined;
+  const cluster: EtcdClusterObject = state.statusAhead
+    ? { ...cached, status: state.statusAhead.status }
+    : cached;
   const { namespace, name } = cluster.metadata;
   const log = deps.log.with({ cluster: `${namespace}/${name}` });
   const peers = deps.stores.peers.list().filter((peer) =>
@@ -173,6 +193,9 @@ async function reconcile(
   const pods = deps.stores.pods.list().filter((pod) =>
     pod.metadata.namespace === namespace && pod.metadata.labels?.[clusterLabel] === name
   );
+  const claims = deps.stores.volumeClaims.list().filter((claim) =>
+    claim.metadata.namespace === namespace && claim.metadata.labels?.[clusterLabel] === name
+  );
   const { endpointOf, incarnations, endpoints } = memberAddresses(
     cluster,
     peers,
@@ -180,7 +203,10 @@ async function reconcile(
     deps.endpointMode,
   );
   state.connections.retain(incarnations);
-  const memberEndpoint = (member: Member) => endpointOf(member.name || peerNameOf(member));
+  const memberEndpoint = (member: Member) => {
+    const peerName = memberPeerName(name, { name: member.name, peerURL: member.peerURLs[0] ?? "" });
+    return peerName === undefined ? undefined : endpointOf(peerName);
+  };
   const etcd = endpoints.length > 0
     ? await observeCluster(endpoints, {
       memberEndpoint,
@@ -192,6 +218,10 @@ async function reconcile(
   const seen = clusterObservation({
     cluster,
     peers,
+    pods,
+    claims,
+    nowMs: Date.now(),
+    replaceAfterMs: deps.replaceAfterMs ?? defaultReplaceAfterMs,
     serviceExists: deps.stores.services.get(`${namespace}/${name}`) !== undefined &&
       deps.stores.services.get(`${namespace}/${name}-client`) !== undefined,
     disruptionBudgetMinAvailable: typeof budget?.spec?.minAvailable === "number"
@@ -207,7 +237,8 @@ async function reconcile(
     memberEndpoint,
     clients: state.connections,
   };
-  let written: StatusRecord = cluster.status ?? {};
+  const before: StatusRecord = cluster.status ?? {};
+  let written = before;
   // A spec change is acknowledged (observedGeneration, and what will be done) before its first
   // step runs, so whoever changed it sees the operator react without waiting for etcd.
   const generation = cluster.metadata.generation ?? 0;
@@ -215,7 +246,8 @@ async function reconcile(
     written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
   }
   const delay = await actOn(steps, context, state, log);
-  await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
+  written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
+  if (written !== before) state.statusAhead = { readFrom, status: written };
   return delay;
 }
 
@@ -266,17 +298,12 @@ async function actOn(
       break;
     }
     log.info("step done", { step: step.kind });
+    deps.failpoint?.(`after:${step.kind}`);
     state.retry = undefined;
     delay = requeueMs.afterStep;
     if (isDisruptive(step) || step.kind === "createPeers") break;
   }
   return delay;
-}
-
-/** A learner that has not started yet has no name: its peer URL host starts with the peer name. */
-function peerNameOf(member: Member): string {
-  const match = /^https?:\/\/([^.:/]+)/.exec(member.peerURLs[0] ?? "");
-  return match ? match[1] : "";
 }
 
 interface ActContext {
@@ -406,22 +433,36 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     case "removeMember": {
       const result = await onCluster(context, (client) => removeMember(client, step.memberId));
       if (result.ok && result.value.changed) {
-        record("MemberRemoved", `removed ${step.peerName} (member ${step.memberId}) from etcd`);
+        if (step.replacing) {
+          deps.events.record(
+            cluster,
+            "Warning",
+            "MemberReplaced",
+            `replacing lost member ${step.peerName} (member ${step.memberId}): ${step.replacing}; ` +
+              `removed it from etcd, it is added again as a learner on an empty volume`,
+          );
+        } else {
+          record("MemberRemoved", `removed ${step.peerName} (member ${step.memberId}) from etcd`);
+        }
       }
       return fromEtcd(result);
     }
     case "deletePeer": {
+      // The volume first: if the operator stops in between, the peer that is left refuses to
+      // start without its recorded volume, and a later member of the same name waits for the
+      // old volume to be gone before getting an empty one. Never the other way round.
       const target = { namespace: cluster.metadata.namespace, name: step.peerName };
-      const peer = await deps.kube.delete(resources.etcdPeers, target, {
-        propagationPolicy: "Background",
-      });
-      if (!peer.ok && peer.error.kind !== "notFound") return fromKube(peer);
       let volumeDeleted = false;
       if (step.deleteVolume) {
         const volume = await deps.kube.delete(resources.persistentVolumeClaims, target);
         if (!volume.ok && volume.error.kind !== "notFound") return fromKube(volume);
         volumeDeleted = volume.ok;
+        deps.failpoint?.("deletePeer:afterVolume");
       }
+      const peer = await deps.kube.delete(resources.etcdPeers, target, {
+        propagationPolicy: "Background",
+      });
+      if (!peer.ok && peer.error.kind !== "notFound") return fromKube(peer);
       if (peer.ok || volumeDeleted) {
         record(
           "PeerRemoved",

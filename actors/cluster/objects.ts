@@ -1,20 +1,22 @@
 // The objects a cluster owns directly: its headless Service, its PodDisruptionBudget, its EtcdPeers. Pure.
 import { ownerReference } from "../peer/resources.ts";
 import type { EtcdClusterObject } from "../types.ts";
-import { clusterLabel, peerLabel } from "../types.ts";
+import {
+  clientPort,
+  clusterLabels,
+  clusterSelectorLabels,
+  existingVolume,
+  peerLabels,
+  peerPort,
+  volumeAnnotation,
+} from "../member.ts";
 import type { NewPeer } from "./plan.ts";
-
-const managedBy = { "app.kubernetes.io/managed-by": "etcd-operator" };
-
-export function clusterLabels(clusterName: string): Record<string, string> {
-  return { "app.kubernetes.io/name": "etcd", [clusterLabel]: clusterName };
-}
 
 function ownedMetadata(cluster: EtcdClusterObject, name: string, labels: Record<string, string>) {
   return {
     name,
     namespace: cluster.metadata.namespace,
-    labels: { ...labels, ...managedBy },
+    labels,
     ownerReferences: [ownerReference("EtcdCluster", cluster.metadata)],
   };
 }
@@ -29,10 +31,10 @@ export function headlessService(cluster: EtcdClusterObject) {
     spec: {
       clusterIP: "None",
       publishNotReadyAddresses: true,
-      selector: clusterLabels(name),
+      selector: clusterSelectorLabels(name),
       ports: [
-        { name: "etcd-client", port: 2379, targetPort: 2379, protocol: "TCP" },
-        { name: "etcd-peer", port: 2380, targetPort: 2380, protocol: "TCP" },
+        { name: "etcd-client", port: clientPort, targetPort: clientPort, protocol: "TCP" },
+        { name: "etcd-peer", port: peerPort, targetPort: peerPort, protocol: "TCP" },
       ],
     },
   };
@@ -46,8 +48,8 @@ export function clientService(cluster: EtcdClusterObject) {
     kind: "Service",
     metadata: ownedMetadata(cluster, `${name}-client`, clusterLabels(name)),
     spec: {
-      selector: clusterLabels(name),
-      ports: [{ name: "etcd-client", port: 2379, targetPort: 2379, protocol: "TCP" }],
+      selector: clusterSelectorLabels(name),
+      ports: [{ name: "etcd-client", port: clientPort, targetPort: clientPort, protocol: "TCP" }],
     },
   };
 }
@@ -59,7 +61,7 @@ export function disruptionBudget(cluster: EtcdClusterObject, minAvailable: numbe
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     metadata: ownedMetadata(cluster, name, clusterLabels(name)),
-    spec: { minAvailable, selector: { matchLabels: clusterLabels(name) } },
+    spec: { minAvailable, selector: { matchLabels: clusterSelectorLabels(name) } },
   };
 }
 
@@ -68,10 +70,11 @@ export function peerObject(cluster: EtcdClusterObject, peer: NewPeer) {
   return {
     apiVersion: "etcd.improbable.io/v1alpha1",
     kind: "EtcdPeer",
-    metadata: ownedMetadata(cluster, peer.name, {
-      ...clusterLabels(clusterName),
-      [peerLabel]: peer.name,
-    }),
+    metadata: {
+      ...ownedMetadata(cluster, peer.name, peerLabels(clusterName, peer.name)),
+      // A member etcd already knows by name has data on its kept volume: its peer must find it.
+      ...(peer.dataExists ? { annotations: { [volumeAnnotation]: existingVolume } } : {}),
+    },
     spec: {
       clusterName,
       version: cluster.spec.version,

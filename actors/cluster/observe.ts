@@ -1,27 +1,117 @@
 // Turns the Kubernetes objects and etcd's answers the cluster actor gathered into its planner's input. Pure.
 import type { ClusterObservation as EtcdObservation } from "../../etcd/observation.ts";
-import { type ClusterObservation, type EtcdView, ordinalOf, type PeerView } from "./plan.ts";
+import { type ClusterObservation, type EtcdView, type PeerView } from "./plan.ts";
 import {
+  clientURL,
+  ordinalOf,
+  peerLabel,
+  podIPClientURL,
+  volumeAnnotation,
+  volumeState,
+} from "../member.ts";
+import {
+  type ContainerState,
   type EtcdClusterObject,
   type EtcdPeerObject,
   formedAnnotation,
+  type PersistentVolumeClaimObject,
   type PodObject,
 } from "../types.ts";
+import type { PodView } from "./diagnose.ts";
+import { etcdContainerName } from "../peer/resources.ts";
 
 export interface GatheredCluster {
   readonly cluster: EtcdClusterObject;
   readonly peers: readonly EtcdPeerObject[];
+  /** The cluster's pods and PVCs (by their labels). */
+  readonly pods: readonly PodObject[];
+  readonly claims: readonly PersistentVolumeClaimObject[];
   readonly serviceExists: boolean;
   readonly disruptionBudgetMinAvailable: number | undefined;
   readonly etcd: EtcdObservation | undefined;
+  readonly nowMs: number;
+  /** How long a member's pod may stay unschedulable before the member is replaced. */
+  readonly replaceAfterMs: number;
 }
 
-export function peerViews(clusterName: string, peers: readonly EtcdPeerObject[]): PeerView[] {
+/** The member's pod as the diagnosis reads it; the newest pod if a replaced one is still going. */
+export function podView(pod: PodObject | undefined): PodView | undefined {
+  if (!pod) return undefined;
+  const scheduled = pod.status?.conditions?.find((condition) => condition.type === "PodScheduled");
+  const container = pod.status?.containerStatuses?.find((status) =>
+    status.name === etcdContainerName
+  );
+  const exit = exitOf(container?.state) ?? exitOf(container?.lastState);
+  return {
+    phase: pod.status?.phase ?? "Pending",
+    terminating: Boolean(pod.metadata.deletionTimestamp),
+    ...(scheduled?.status === "False"
+      ? {
+        unschedulable: {
+          message: scheduled.message ?? scheduled.reason ?? "unschedulable",
+          sinceMs: Date.parse(scheduled.lastTransitionTime ?? "") ||
+            Date.parse(pod.metadata.creationTimestamp ?? "") || 0,
+        },
+      }
+      : {}),
+    ...(container
+      ? {
+        etcd: {
+          running: container.state?.running !== undefined,
+          restarts: container.restartCount ?? 0,
+          ...(container.state?.waiting
+            ? {
+              waiting: {
+                reason: container.state.waiting.reason ?? "",
+                message: container.state.waiting.message ?? "",
+              },
+            }
+            : {}),
+          ...(exit ? { lastExit: exit } : {}),
+        },
+      }
+      : {}),
+  };
+}
+
+function exitOf(state: ContainerState | undefined) {
+  const terminated = state?.terminated;
+  if (!terminated) return undefined;
+  return {
+    exitCode: terminated.exitCode,
+    reason: terminated.reason ?? "",
+    log: terminated.message ?? "",
+  };
+}
+
+export function peerViews(
+  clusterName: string,
+  peers: readonly EtcdPeerObject[],
+  pods: readonly PodObject[] = [],
+  claims: readonly PersistentVolumeClaimObject[] = [],
+): PeerView[] {
   const views: PeerView[] = [];
   for (const peer of peers) {
     const ordinal = ordinalOf(clusterName, peer.metadata.name);
     if (ordinal === undefined) continue;
+    const name = peer.metadata.name;
+    const pod = pods
+      .filter((candidate) => candidate.metadata.labels?.[peerLabel] === name)
+      .sort((a, b) =>
+        Number(Boolean(a.metadata.deletionTimestamp)) -
+          Number(Boolean(b.metadata.deletionTimestamp)) ||
+        (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "")
+      )[0];
+    const claim = claims.find((candidate) => candidate.metadata.name === name);
     views.push({
+      volume: volumeState(
+        peer.metadata.annotations?.[volumeAnnotation],
+        claim && {
+          uid: claim.metadata.uid,
+          terminating: Boolean(claim.metadata.deletionTimestamp),
+        },
+      ),
+      pod: podView(pod),
       name: peer.metadata.name,
       ordinal,
       initialClusterState: peer.spec.bootstrap.initialClusterState,
@@ -68,7 +158,9 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     disruptionBudget: gathered.disruptionBudgetMinAvailable === undefined
       ? undefined
       : { minAvailable: gathered.disruptionBudgetMinAvailable },
-    peers: peerViews(cluster.metadata.name, gathered.peers),
+    peers: peerViews(cluster.metadata.name, gathered.peers, gathered.pods, gathered.claims),
+    nowMs: gathered.nowMs,
+    replaceAfterMs: gathered.replaceAfterMs,
     etcd: etcdView(gathered.etcd),
     formed: formedOf(cluster),
     knownMembers: knownMembersOf(cluster),
@@ -111,10 +203,10 @@ export function memberClientEndpoint(
   peerName: string,
   pods: readonly PodObject[],
 ): string | undefined {
-  if (mode === "dns") return `http://${peerName}.${clusterName}.${namespace}.svc:2379`;
+  if (mode === "dns") return clientURL(clusterName, namespace, peerName);
   const pod = pods.find((candidate) =>
-    candidate.metadata.labels?.["etcd.improbable.io/peer-name"] === peerName &&
+    candidate.metadata.labels?.[peerLabel] === peerName &&
     !candidate.metadata.deletionTimestamp && candidate.status?.podIP
   );
-  return pod ? `http://${pod.status?.podIP}:2379` : undefined;
+  return pod?.status?.podIP ? podIPClientURL(pod.status.podIP) : undefined;
 }

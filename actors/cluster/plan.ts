@@ -2,6 +2,19 @@
 //
 // Membership changes are one at a time and only when every member is healthy, so a failed step
 // never costs quorum; each step is idempotent, so a crash between any two steps is harmless.
+// The exceptions lead out of trouble and never lower the number of healthy voters: a member that
+// cannot come back by itself is replaced while the others keep quorum, and a scale-down or a
+// version rollback may act on the members that are already down.
+
+import {
+  memberPeerName,
+  ordinalOf,
+  peerHost,
+  peerName,
+  peerURL,
+  type VolumeState,
+} from "../member.ts";
+import { diagnoseMember, type Diagnosis, type PodView } from "./diagnose.ts";
 
 export interface PeerView {
   readonly name: string;
@@ -14,6 +27,8 @@ export interface PeerView {
   readonly version: string;
   /** status.serverVersion: what its member last reported, once it has. */
   readonly serverVersion: string | undefined;
+  readonly volume: VolumeState;
+  readonly pod: PodView | undefined;
 }
 
 export interface MemberView {
@@ -55,6 +70,9 @@ export interface ClusterObservation {
   readonly knownMembers: readonly string[];
   /** The last status said an upgrade was under way (so its end can be announced once). */
   readonly upgrading: boolean;
+  readonly nowMs: number;
+  /** How long a member's pod may stay unschedulable before the member is replaced. */
+  readonly replaceAfterMs: number;
 }
 
 export interface InitialMember {
@@ -66,6 +84,11 @@ export interface NewPeer {
   readonly name: string;
   readonly initialClusterState: "New" | "Existing";
   readonly initialCluster: readonly InitialMember[];
+  /**
+   * Its member has run before, so its data must be on a kept volume: the peer refuses to start
+   * it on an empty one (which would rejoin under the old id without the raft log).
+   */
+  readonly dataExists: boolean;
 }
 
 export type ClusterStep =
@@ -81,7 +104,13 @@ export type ClusterStep =
     readonly toId: string;
     readonly toName: string;
   }
-  | { readonly kind: "removeMember"; readonly memberId: string; readonly peerName: string }
+  | {
+    readonly kind: "removeMember";
+    readonly memberId: string;
+    readonly peerName: string;
+    /** Why a lost member is removed, to be added again on an empty volume. */
+    readonly replacing?: string;
+  }
   | { readonly kind: "deletePeer"; readonly peerName: string; readonly deleteVolume: boolean }
   | {
     readonly kind: "replacePeer";
@@ -96,21 +125,6 @@ export type ClusterStep =
 export function isDisruptive(step: ClusterStep): boolean {
   return ["addLearner", "promote", "moveLeader", "removeMember", "deletePeer", "replacePeer"]
     .includes(step.kind);
-}
-
-export const peerName = (clusterName: string, ordinal: number) => `${clusterName}-${ordinal}`;
-
-export function peerHost(clusterName: string, namespace: string, name: string): string {
-  return `${name}.${clusterName}.${namespace}.svc`;
-}
-
-export const peerURL = (host: string) => `http://${host}:2380`;
-
-/** The ordinal of a peer named `<cluster>-<n>`; undefined for names the operator did not make. */
-export function ordinalOf(clusterName: string, name: string): number | undefined {
-  const suffix = name.slice(clusterName.length + 1);
-  if (!name.startsWith(`${clusterName}-`) || !/^(0|[1-9]\d*)$/.test(suffix)) return undefined;
-  return Number(suffix);
 }
 
 export const quorum = (voters: number) => Math.floor(voters / 2) + 1;
@@ -145,19 +159,153 @@ function planMembership(seen: ClusterObservation): ClusterStep[] {
         `another etcd cluster is behind its members' names; no membership change until resolved`,
     }];
   }
-  const recovery = planRecovery(seen, members);
-  if (recovery) return recovery;
+  const missingPeer = createMissingPeer(seen, members);
+  if (missingPeer) return missingPeer;
+  const orphan = deleteOrphanPeer(seen, members);
+  if (orphan) return orphan;
+  const live = livePeers(seen);
+  if (live.length > seen.replicas) return planScaleDown(seen, members, leaderId);
+  const replacement = planReplacement(seen, members, leaderId);
+  if (replacement) return replacement;
   const unhealthy = members.filter((member) => !member.healthy && !member.isLearner);
   if (unhealthy.length > 0) {
-    const names = unhealthy.map((member) => member.name || member.id).join(", ");
-    return [{ kind: "wait", reason: `members not healthy: ${names}` }];
+    return planRollback(seen, unhealthy) ?? [{
+      kind: "wait",
+      reason: `members not healthy: ${unhealthy.map((m) => explain(seen, m)).join("; ")}`,
+    }];
   }
   const learner = members.find((member) => member.isLearner);
   if (learner) return planLearner(seen, learner);
-  const live = livePeers(seen);
   if (live.length < seen.replicas) return [planScaleUp(seen)];
-  if (live.length > seen.replicas) return planScaleDown(seen, members, leaderId);
   return planUpgrade(seen, members, leaderId);
+}
+
+/** What the member's peer says about it, keyed by peer name. */
+export function diagnoses(seen: ClusterObservation): Map<string, Diagnosis> {
+  return new Map(
+    seen.peers.map((peer) => [peer.name, diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs)]),
+  );
+}
+
+function peerOf(seen: ClusterObservation, member: MemberView): PeerView | undefined {
+  const name = memberPeerName(seen.clusterName, member);
+  return name === undefined ? undefined : seen.peers.find((peer) => peer.name === name);
+}
+
+/** `c-2 (its pod cannot be scheduled …)`: the member and what its pod says, if anything. */
+function explain(seen: ClusterObservation, member: MemberView): string {
+  const name = memberPeerName(seen.clusterName, member) ?? member.id;
+  const peer = peerOf(seen, member);
+  if (!peer) return `${name} (no peer)`;
+  const diagnosis = diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs);
+  return diagnosis.kind === "fine" ? name : `${name} (${diagnosis.reason})`;
+}
+
+/**
+ * A peer whose member is no longer in etcd: left by a crash between removing the member and
+ * deleting its peer (scale-down, replacement). Its volume holds a removed member's data, so it
+ * goes with the peer — the volume first, so a later member of the same name never mounts it.
+ */
+function deleteOrphanPeer(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+): ClusterStep[] | undefined {
+  const inEtcd = new Set(members.map((member) => memberPeerName(seen.clusterName, member)));
+  const orphan = livePeers(seen).find((peer) => !inEtcd.has(peer.name));
+  if (!orphan) return undefined;
+  return [{ kind: "deletePeer", peerName: orphan.name, deleteVolume: true }];
+}
+
+/**
+ * A member that cannot come back by itself is removed from etcd; its peer and volume follow
+ * (deleteOrphanPeer) and the missing member is added again as a learner on an empty volume
+ * (scale-up). Only one at a time, and only while the others keep quorum without it and no other
+ * membership change is under way.
+ */
+function planReplacement(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+  leaderId: string | undefined,
+): ClusterStep[] | undefined {
+  const lost = members.flatMap((member) => {
+    const peer = peerOf(seen, member);
+    if (!peer || peer.terminating) return [];
+    const diagnosis = diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs);
+    return diagnosis.kind === "lost" ? [{ member, peer, reason: diagnosis.reason }] : [];
+  }).sort((a, b) => a.peer.ordinal - b.peer.ordinal);
+  if (lost.length === 0) return undefined;
+  const { member, peer, reason } = lost[0];
+  const remove: ClusterStep = {
+    kind: "removeMember",
+    memberId: member.id,
+    peerName: peer.name,
+    replacing: reason,
+  };
+  // A learner does not count towards quorum: removing it never risks the cluster.
+  if (member.isLearner) return [remove];
+  const voters = members.filter((m) => !m.isLearner);
+  const survivors = voters.filter((m) => m.id !== member.id && m.healthy);
+  const needed = quorum(voters.length);
+  const lostNames = lost.map((entry) => entry.peer.name).join(", ");
+  if (survivors.length < needed) {
+    return [{
+      kind: "wait",
+      reason: `${peer.name} is lost (${reason}), but only ${survivors.length} of ` +
+        `${voters.length} voting members are healthy without it and ${needed} are needed for ` +
+        `quorum: not replacing it (lost: ${lostNames})`,
+    }];
+  }
+  const learner = members.find((m) => m.isLearner);
+  if (learner) {
+    return [{
+      kind: "wait",
+      reason: `${peer.name} is lost (${reason}); it is replaced once learner ` +
+        `${memberPeerName(seen.clusterName, learner) ?? learner.id} is promoted or removed`,
+    }];
+  }
+  if (member.id === leaderId && voters.length > 1) {
+    const successor = successorOf(seen, members, member);
+    if (!successor) return [{ kind: "wait", reason: "no healthy member to hand leadership to" }];
+    return [{ kind: "moveLeader", fromId: member.id, toId: successor.id, toName: successor.name }];
+  }
+  return [remove];
+}
+
+/** The healthy voter to hand leadership to: lowest ordinal first. */
+function successorOf(
+  seen: ClusterObservation,
+  members: readonly MemberView[],
+  leaving: MemberView,
+): MemberView | undefined {
+  return members
+    .filter((m) => m.id !== leaving.id && m.healthy && !m.isLearner)
+    .sort((a, b) =>
+      (ordinalOf(seen.clusterName, a.name) ?? 0) - (ordinalOf(seen.clusterName, b.name) ?? 0)
+    )[0];
+}
+
+/**
+ * Down members whose peers run another version than spec.version (a mistyped version that never
+ * started, now rolled back): re-creating them at spec.version is the way out, and cannot lower
+ * the number of healthy members. Only when every down member is such a peer.
+ */
+function planRollback(
+  seen: ClusterObservation,
+  unhealthy: readonly MemberView[],
+): ClusterStep[] | undefined {
+  const peers = unhealthy.map((member) => peerOf(seen, member));
+  const stale = peers.filter((peer): peer is PeerView =>
+    peer !== undefined && !peer.terminating && peer.version !== seen.version &&
+    peer.serverVersion !== peer.version
+  );
+  if (stale.length === 0 || stale.length !== unhealthy.length) return undefined;
+  const victim = [...stale].sort((a, b) => b.ordinal - a.ordinal)[0];
+  return [{
+    kind: "replacePeer",
+    peerName: victim.name,
+    fromVersion: victim.version,
+    toVersion: seen.version,
+  }];
 }
 
 export interface UpgradeProgress {
@@ -187,7 +335,7 @@ export function upgradeProgress(seen: ClusterObservation): UpgradeProgress {
 
 /**
  * A rolling upgrade, highest ordinal first: the peer is deleted and re-created at the new version
- * on the same volume (planRecovery re-creates it, since its member is still in etcd). The next
+ * on the same volume (createMissingPeer re-creates it, since its member is still in etcd). The next
  * one waits until the replaced member reports the new version and every member is healthy again.
  */
 function planUpgrade(
@@ -219,7 +367,7 @@ function planUpgrade(
     }];
   }
   const victim = stale[0];
-  const member = members.find((m) => (m.name || nameFromPeerURL(seen, m.peerURL)) === victim.name);
+  const member = members.find((m) => memberPeerName(seen.clusterName, m) === victim.name);
   if (member && member.id === leaderId && members.length > 1) {
     const upgradedNames = new Set(
       live.filter((peer) => peer.version === seen.version).map((peer) => peer.name),
@@ -260,7 +408,10 @@ function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
   if (seen.etcd.reachable) return undefined;
   if (seen.peers.length === 0) {
     const names = Array.from({ length: seen.replicas }, (_, i) => peerName(seen.clusterName, i));
-    return [{ kind: "createPeers", peers: names.map((name) => newPeer(seen, name, "New", names)) }];
+    return [{
+      kind: "createPeers",
+      peers: names.map((name) => newPeer(seen, name, "New", names, false)),
+    }];
   }
   const bootstrapping = seen.peers.filter((peer) => peer.initialClusterState === "New");
   if (bootstrapping.length === 0 || bootstrapping.length !== seen.peers.length) return undefined;
@@ -280,7 +431,7 @@ function planBootstrap(seen: ClusterObservation): ClusterStep[] | undefined {
   if (missing.length === 0) return undefined;
   return [{
     kind: "createPeers",
-    peers: missing.map((name) => newPeer(seen, name, "New", initial)),
+    peers: missing.map((name) => newPeer(seen, name, "New", initial, false)),
   }];
 }
 
@@ -289,10 +440,12 @@ function newPeer(
   name: string,
   state: "New" | "Existing",
   initialNames: readonly string[],
+  dataExists: boolean,
 ): NewPeer {
   return {
     name,
     initialClusterState: state,
+    dataExists,
     initialCluster: initialNames.map((member) => ({
       name: member,
       host: peerHost(seen.clusterName, seen.namespace, member),
@@ -311,7 +464,7 @@ function planUnreachable(seen: ClusterObservation, reason: string): ClusterStep[
   if (seen.formed && missing.length > 0) {
     return [{
       kind: "createPeers",
-      peers: missing.map((name) => newPeer(seen, name, "Existing", seen.knownMembers)),
+      peers: missing.map((name) => newPeer(seen, name, "Existing", seen.knownMembers, true)),
     }];
   }
   if (seen.formed && seen.peers.length === 0) {
@@ -326,40 +479,35 @@ function planUnreachable(seen: ClusterObservation, reason: string): ClusterStep[
 }
 
 /**
- * Repairs a step a crash cut in half: a member added to etcd whose peer was never created, or a
- * member removed from etcd whose peer is still there.
+ * The second half of adding a member (scale-up adds it to etcd first) and of an upgrade (the
+ * peer is deleted, its member stays): a member in etcd without a peer gets one, joining the
+ * existing cluster. A member that has run (it has a name) keeps its data on the kept volume.
  */
-function planRecovery(
+function createMissingPeer(
   seen: ClusterObservation,
   members: readonly MemberView[],
 ): ClusterStep[] | undefined {
   const peerNames = new Set(seen.peers.map((peer) => peer.name));
+  const names = members.flatMap((m) => memberPeerName(seen.clusterName, m) ?? []);
   for (const member of members) {
-    const name = member.name || nameFromPeerURL(seen, member.peerURL);
+    const name = memberPeerName(seen.clusterName, member);
     if (name && !peerNames.has(name)) {
-      const names = members.map((m) => m.name || nameFromPeerURL(seen, m.peerURL) || "").filter(
-        Boolean,
-      );
-      return [{ kind: "createPeers", peers: [newPeer(seen, name, "Existing", names)] }];
+      return [{
+        kind: "createPeers",
+        peers: [newPeer(seen, name, "Existing", names, member.name !== "")],
+      }];
     }
   }
   return undefined;
 }
 
-/** Member names are peer names; a learner that never started has only its peer URL. */
-function nameFromPeerURL(seen: ClusterObservation, url: string): string | undefined {
-  const match = /^https?:\/\/([^.:/]+)\./.exec(url);
-  if (!match || ordinalOf(seen.clusterName, match[1]) === undefined) return undefined;
-  return match[1];
-}
-
 function planLearner(seen: ClusterObservation, learner: MemberView): ClusterStep[] {
-  const name = learner.name || nameFromPeerURL(seen, learner.peerURL) || learner.id;
+  const name = memberPeerName(seen.clusterName, learner) ?? learner.id;
   if (!learner.healthy) return [{ kind: "wait", reason: `learner ${name} is catching up` }];
   return [{ kind: "promote", memberId: learner.id, peerName: name }];
 }
 
-/** Adds the lowest free ordinal as a learner; its peer is created on the next pass (planRecovery). */
+/** Adds the lowest free ordinal as a learner; its peer is created on the next pass (createMissingPeer). */
 function planScaleUp(seen: ClusterObservation): ClusterStep {
   const used = new Set(seen.peers.map((peer) => peer.ordinal));
   let ordinal = 0;
@@ -368,25 +516,32 @@ function planScaleUp(seen: ClusterObservation): ClusterStep {
   return {
     kind: "addLearner",
     peerName: name,
-    peerURL: peerURL(peerHost(seen.clusterName, seen.namespace, name)),
+    peerURL: peerURL(seen.clusterName, seen.namespace, name),
   };
 }
 
-/** Removes the highest ordinal first (c-10 before c-9), moving leadership away from it first. */
+/**
+ * Removes one member: a learner first (stuck or not, it is not a voter), then a member that is
+ * down, then the highest ordinal (c-10 before c-9), moving leadership away from it first. So a
+ * healthy voter is only ever removed once no voter is down: removing it could cost quorum.
+ */
 function planScaleDown(
   seen: ClusterObservation,
   members: readonly MemberView[],
   leaderId: string | undefined,
 ): ClusterStep[] {
-  const victim = [...livePeers(seen)].sort((a, b) => b.ordinal - a.ordinal)[0];
-  const member = members.find((m) => (m.name || nameFromPeerURL(seen, m.peerURL)) === victim.name);
+  const memberOf = (peer: PeerView) =>
+    members.find((m) => memberPeerName(seen.clusterName, m) === peer.name);
+  const rank = (peer: PeerView) => {
+    const member = memberOf(peer);
+    if (!member || member.isLearner) return 0;
+    return member.healthy ? 2 : 1;
+  };
+  const victim = [...livePeers(seen)].sort((a, b) => rank(a) - rank(b) || b.ordinal - a.ordinal)[0];
+  const member = memberOf(victim);
   if (!member) return [{ kind: "deletePeer", peerName: victim.name, deleteVolume: true }];
-  if (member.id === leaderId) {
-    const successor = members
-      .filter((m) => m.id !== member.id && m.healthy && !m.isLearner)
-      .sort((a, b) =>
-        (ordinalOf(seen.clusterName, a.name) ?? 0) - (ordinalOf(seen.clusterName, b.name) ?? 0)
-      )[0];
+  if (member.id === leaderId && members.length > 1) {
+    const successor = successorOf(seen, members, member);
     if (!successor) return [{ kind: "wait", reason: "no healthy member to hand leadership to" }];
     return [{ kind: "moveLeader", fromId: member.id, toId: successor.id, toName: successor.name }];
   }

@@ -1,5 +1,12 @@
 // The EtcdCluster status the actor writes after every pass, computed from what it saw. Pure.
-import { type ClusterObservation, type ClusterStep, quorum, upgradeProgress } from "./plan.ts";
+import {
+  type ClusterObservation,
+  type ClusterStep,
+  diagnoses,
+  quorum,
+  upgradeProgress,
+} from "./plan.ts";
+import { clusterSelectorLabels, selectorOf } from "../member.ts";
 
 export interface Condition {
   readonly type: "Available" | "Progressing" | "Degraded";
@@ -33,7 +40,7 @@ export interface StatusInput {
 }
 
 export function clusterSelector(clusterName: string): string {
-  return `app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=${clusterName}`;
+  return selectorOf(clusterSelectorLabels(clusterName));
 }
 
 export function evenReplicasAdvice(replicas: number): string | undefined {
@@ -160,7 +167,10 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
   if (next.kind === "completeUpgrade") {
     return { ...base, status: "False", reason: "UpgradeCompleted", message: message + suffix };
   }
-  return { ...base, status: "True", reason: stepReasons[next.kind], message: message + suffix };
+  const reason = next.kind === "removeMember" && next.replacing
+    ? "ReplacingMember"
+    : stepReasons[next.kind];
+  return { ...base, status: "True", reason, message: message + suffix };
 }
 
 function describeStep(step: ClusterStep): string {
@@ -180,7 +190,10 @@ function describeStep(step: ClusterStep): string {
     case "moveLeader":
       return `moving leadership to ${step.toName} before removing the leader`;
     case "removeMember":
-      return `removing member ${step.peerName}`;
+      return step.replacing
+        ? `replacing lost member ${step.peerName} (${step.replacing}): removing it from etcd, ` +
+          `then it is added again as a learner on an empty volume`
+        : `removing member ${step.peerName}`;
     case "deletePeer":
       return `deleting peer ${step.peerName} and its volume`;
     case "replacePeer":
@@ -195,20 +208,40 @@ function describeStep(step: ClusterStep): string {
 function degradation(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
   const base = { type: "Degraded" as const, observedGeneration: input.generation };
   const { seen } = input;
+  // What the members' pods and volumes say: the real reason, rather than a refused connection.
+  const found = [...diagnoses(seen)].filter(([, diagnosis]) => diagnosis.kind !== "fine");
+  const explained = (names?: ReadonlySet<string>) =>
+    found.filter(([name]) => !names || names.has(name))
+      .map(([name, diagnosis]) => `${name}: ${(diagnosis as { reason: string }).reason}`)
+      .join("; ");
   if (!seen.etcd.reachable) {
-    return seen.peers.length === 0
-      ? { ...base, status: "False", reason: "Bootstrapping", message: "no peers yet" }
-      : { ...base, status: "True", reason: "Unreachable", message: seen.etcd.reason };
-  }
-  const unhealthy = seen.etcd.members.filter((member) => !member.healthy && !member.isLearner);
-  if (unhealthy.length > 0) {
-    const names = unhealthy.map((member) => member.name || member.id).join(", ");
+    if (seen.peers.length === 0) {
+      return { ...base, status: "False", reason: "Bootstrapping", message: "no peers yet" };
+    }
+    const why = explained();
     return {
       ...base,
       status: "True",
-      reason: "MembersUnhealthy",
-      message: `unhealthy: ${names}; membership changes wait until every member is healthy ` +
-        `(check these pods' logs and events)`,
+      reason: "Unreachable",
+      message: why ? `${why} (etcd: ${seen.etcd.reason})` : seen.etcd.reason,
+    };
+  }
+  const unhealthy = seen.etcd.members.filter((member) => !member.healthy && !member.isLearner);
+  if (unhealthy.length > 0) {
+    const names = unhealthy.map((member) => member.name || member.id);
+    const lost = found.filter(([name, diagnosis]) =>
+      diagnosis.kind === "lost" && names.includes(name)
+    );
+    const why = explained(new Set(names));
+    return {
+      ...base,
+      status: "True",
+      reason: lost.length > 0 ? "MemberLost" : "MembersUnhealthy",
+      message: lost.length > 0
+        ? `lost: ${explained(new Set(lost.map(([name]) => name)))}; a lost member is replaced ` +
+          `while the others keep quorum`
+        : `unhealthy: ${why || names.join(", ")}; membership changes wait until every member ` +
+          `is healthy`,
     };
   }
   return {

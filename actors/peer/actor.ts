@@ -2,6 +2,7 @@
 import type { ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import { resources } from "../../k8s/resources.ts";
+import type { KubeObject } from "../../k8s/objects.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import type {
@@ -13,6 +14,7 @@ import type {
 } from "../types.ts";
 import { type EndpointMode, memberClientEndpoint } from "../cluster/observe.ts";
 import { persistentVolumeClaim, replicaSet } from "./resources.ts";
+import { peerLabel, volumeAnnotation, volumeState } from "../member.ts";
 
 export type PeerMessage = { readonly kind: "reconcile" };
 
@@ -61,23 +63,45 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
   const key = `${peer.metadata.namespace}/${peer.metadata.name}`;
   const log = deps.log.with({ peer: key });
   const claim = deps.stores.volumeClaims.get(key);
-  // A volume from an earlier member of the same name is still going away: a new member must start empty.
-  if (claim?.metadata.deletionTimestamp) return 2_000;
-  if (!claim) {
-    const created = await deps.kube.create(
-      resources.persistentVolumeClaims,
-      persistentVolumeClaim(peer.metadata, peer.spec),
-    );
-    if (!created.ok && created.error.kind !== "alreadyExists") {
-      log.warn("creating the volume claim failed", { error: created.error.message });
-      return 5_000;
+  const volume = volumeState(
+    peer.metadata.annotations?.[volumeAnnotation],
+    claim && { uid: claim.metadata.uid, terminating: Boolean(claim.metadata.deletionTimestamp) },
+  );
+  switch (volume.kind) {
+    case "terminating":
+      // A volume from an earlier member of the same name is still going away: a new member
+      // must start empty.
+      return 2_000;
+    case "lost":
+      // Never an empty volume under a member that had data: the cluster actor replaces it.
+      log.warn("the member's data is lost; waiting for the member to be replaced", {
+        reason: volume.reason,
+      });
+      return 30_000;
+    case "missing": {
+      const created = await deps.kube.create(
+        resources.persistentVolumeClaims,
+        persistentVolumeClaim(peer.metadata, peer.spec),
+      );
+      if (!created.ok && created.error.kind !== "alreadyExists") {
+        log.warn("creating the volume claim failed", { error: created.error.message });
+        return 5_000;
+      }
+      // Recorded on the next pass, from the cache, whether this create or a namesake won.
+      const uid = created.ok ? (created.value as KubeObject).metadata.uid : undefined;
+      if (!uid) return 1_000;
+      if (!(await recordVolume(peer, uid, deps))) return 5_000;
+      break;
     }
+    case "present":
+      if (!volume.recorded && !(await recordVolume(peer, volume.uid, deps))) return 5_000;
+      break;
   }
   if (!deps.stores.replicaSets.get(key)) {
     // A replaced peer's old pod may still be stopping: two etcd processes must never share a volume.
     const oldPods = deps.stores.pods.list().filter((pod) =>
       pod.metadata.namespace === peer.metadata.namespace &&
-      pod.metadata.labels?.["etcd.improbable.io/peer-name"] === peer.metadata.name
+      pod.metadata.labels?.[peerLabel] === peer.metadata.name
     );
     if (oldPods.length > 0) return 1_000;
     const created = await deps.kube.create(
@@ -100,6 +124,25 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
     if (!patched.ok) log.warn("status update failed", { error: patched.error.message });
   }
   return serverVersion === peer.spec.version ? 60_000 : 3_000;
+}
+
+/**
+ * Remembers which PVC holds the member's data, before etcd ever starts on it: from then on a
+ * missing or different PVC means the data is lost, not that a volume is still to be made.
+ */
+async function recordVolume(peer: EtcdPeerObject, uid: string, deps: PeerActorDeps) {
+  const patched = await deps.kube.mergePatch(
+    resources.etcdPeers,
+    { namespace: peer.metadata.namespace, name: peer.metadata.name },
+    { metadata: { annotations: { [volumeAnnotation]: uid } } },
+  );
+  if (!patched.ok) {
+    deps.log.warn("recording the volume failed", {
+      peer: peer.metadata.name,
+      error: patched.error.message,
+    });
+  }
+  return patched.ok;
 }
 
 /** The member's own `/version` answer; undefined while it is not running. */

@@ -1,4 +1,13 @@
 // What an EtcdPeer becomes in Kubernetes: its PVC and its one-pod ReplicaSet. Pure templating.
+import {
+  clientPort,
+  clientURLOfHost,
+  peerHost,
+  peerLabels,
+  peerPort,
+  peerSelectorLabels,
+  peerURLOfHost,
+} from "../member.ts";
 
 /** The member's container in its pod. */
 export const etcdContainerName = "etcd";
@@ -41,23 +50,10 @@ export interface PeerIdentity {
 }
 
 export const dataDir = "/var/lib/etcd";
-export const clientPort = 2379;
-export const peerPort = 2380;
 
 export function etcdImage(repository: string, version: string): string {
   return `${repository}:v${version}`;
 }
-
-/** Labels shared by everything of one peer; the first three select its pod. */
-export function peerLabels(clusterName: string, peerName: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "etcd",
-    "etcd.improbable.io/cluster-name": clusterName,
-    "etcd.improbable.io/peer-name": peerName,
-  };
-}
-
-const managedBy: Record<string, string> = { "app.kubernetes.io/managed-by": "etcd-operator" };
 
 /**
  * A CPU quantity in cores: "200m" → 0.2, "1.5" → 1.5, "2" → 2. Undefined when it is not a
@@ -83,9 +79,9 @@ export function etcdEnvironment(
   peer: PeerIdentity,
   spec: EtcdPeerSpec,
 ): { name: string; value: string }[] {
-  const host = `${peer.name}.${spec.clusterName}.${peer.namespace}.svc`;
+  const host = peerHost(spec.clusterName, peer.namespace, peer.name);
   const initialCluster = spec.bootstrap.static.initialCluster
-    .map((member) => `${member.name}=http://${member.host}:${peerPort}`)
+    .map((member) => `${member.name}=${peerURLOfHost(member.host)}`)
     .join(",");
   const env = [
     { name: "ETCD_NAME", value: peer.name },
@@ -93,10 +89,10 @@ export function etcdEnvironment(
     { name: "ETCD_INITIAL_CLUSTER", value: initialCluster },
     { name: "ETCD_INITIAL_CLUSTER_STATE", value: spec.bootstrap.initialClusterState.toLowerCase() },
     { name: "ETCD_INITIAL_CLUSTER_TOKEN", value: spec.clusterName },
-    { name: "ETCD_INITIAL_ADVERTISE_PEER_URLS", value: `http://${host}:${peerPort}` },
+    { name: "ETCD_INITIAL_ADVERTISE_PEER_URLS", value: peerURLOfHost(host) },
     { name: "ETCD_LISTEN_PEER_URLS", value: `http://0.0.0.0:${peerPort}` },
     { name: "ETCD_LISTEN_CLIENT_URLS", value: `http://0.0.0.0:${clientPort}` },
-    { name: "ETCD_ADVERTISE_CLIENT_URLS", value: `http://${host}:${clientPort}` },
+    { name: "ETCD_ADVERTISE_CLIENT_URLS", value: clientURLOfHost(host) },
   ];
   const maxProcs = goMaxProcs(spec.podTemplate?.resources);
   if (maxProcs !== undefined) env.push({ name: "GOMAXPROCS", value: maxProcs });
@@ -123,7 +119,7 @@ export function persistentVolumeClaim(peer: PeerIdentity, spec: EtcdPeerSpec) {
     metadata: {
       name: peer.name,
       namespace: peer.namespace,
-      labels: { ...peerLabels(spec.clusterName, peer.name), ...managedBy },
+      labels: peerLabels(spec.clusterName, peer.name),
     },
     spec: {
       storageClassName: template.storageClassName,
@@ -137,6 +133,7 @@ export function persistentVolumeClaim(peer: PeerIdentity, spec: EtcdPeerSpec) {
 
 /** One pod running the member, with stable DNS `<peer>.<cluster>.<ns>.svc` through hostname+subdomain. */
 export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: string) {
+  const selector = peerSelectorLabels(spec.clusterName, peer.name);
   const labels = peerLabels(spec.clusterName, peer.name);
   const template = spec.podTemplate;
   return {
@@ -145,15 +142,15 @@ export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: s
     metadata: {
       name: peer.name,
       namespace: peer.namespace,
-      labels: { ...labels, ...managedBy },
+      labels,
       ownerReferences: [ownerReference("EtcdPeer", peer)],
     },
     spec: {
       replicas: 1,
-      selector: { matchLabels: labels },
+      selector: { matchLabels: selector },
       template: {
         metadata: {
-          labels: { ...labels, ...managedBy },
+          labels,
           annotations: { ...template?.metadata?.annotations },
         },
         spec: {
@@ -166,6 +163,9 @@ export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: s
             image: etcdImage(repository, spec.version),
             imagePullPolicy: "IfNotPresent",
             command: ["/usr/local/bin/etcd"],
+            // etcd reports a fatal start (its data is gone, it was removed) only in its log: the
+            // log's tail becomes the termination message the cluster actor diagnoses it by.
+            terminationMessagePolicy: "FallbackToLogsOnError",
             env: etcdEnvironment(peer, spec),
             ports: [
               { name: "etcd-client", containerPort: clientPort },

@@ -6,7 +6,8 @@
 import type { ActorContext, ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import type { K8sError } from "../../k8s/errors.ts";
-import { controllerOf, labelKeys } from "../../k8s/owner.ts";
+import { controllerOf } from "../../k8s/owner.ts";
+import { labelKeys } from "../member.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";

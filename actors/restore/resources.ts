@@ -6,10 +6,11 @@
 // `etcdctl snapshot restore` (3.4), using the name, peer URL, initial cluster and token the peer
 // pods will use, so the cluster started afterwards finds a data directory it accepts.
 import semver from "semver";
-import { clusterLabels, controllerReference, labelKeys, peerLabels } from "../../k8s/owner.ts";
+import { controllerReference } from "../../k8s/owner.ts";
+import { clusterLabels, labelKeys, peerLabels, peerName, peerURL } from "../member.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { apiVersionOf, resources } from "../../k8s/resources.ts";
-import { dataDir, etcdImage, peerPort } from "../peer/resources.ts";
+import { dataDir, etcdImage } from "../peer/resources.ts";
 import type { EtcdClusterSpec } from "../types.ts";
 
 /** Restore pods and the PVCs a restore created carry the restore's name (selects its pods). */
@@ -51,8 +52,8 @@ export interface Member {
 export function members(target: RestoreTarget): Member[] {
   const { clusterName, restore } = target;
   return Array.from({ length: target.clusterSpec.replicas }, (_, ordinal) => {
-    const name = `${clusterName}-${ordinal}`;
-    return { name, peerURL: `http://${name}.${clusterName}.${restore.namespace}.svc:${peerPort}` };
+    const name = peerName(clusterName, ordinal);
+    return { name, peerURL: peerURL(clusterName, restore.namespace, name) };
   });
 }
 

@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  clusterLabels,
-  controllerOf,
-  controllerReference,
-  isControlledBy,
-  labelSelector,
-  matchesLabels,
-  peerLabels,
-} from "../../../k8s/owner.ts";
+import { controllerOf, controllerReference, isControlledBy } from "../../../k8s/owner.ts";
 
 const cluster = {
   apiVersion: "etcd.improbable.io/v1alpha1",
@@ -41,26 +33,4 @@ Deno.test("control is matched by uid, so a recreated namesake does not count", (
     false,
   );
   assert.equal(isControlledBy({ metadata: {} }, cluster), false);
-});
-
-Deno.test("cluster and peer label sets carry the well-known keys", () => {
-  assert.deepEqual(peerLabels("my-cluster", "my-cluster-0"), {
-    "app.kubernetes.io/name": "etcd",
-    "app.kubernetes.io/managed-by": "etcd-operator",
-    "etcd.improbable.io/cluster-name": "my-cluster",
-    "etcd.improbable.io/peer-name": "my-cluster-0",
-  });
-});
-
-Deno.test("a label selector is the same string whatever the key order", () => {
-  assert.equal(
-    labelSelector(clusterLabels("c")),
-    "app.kubernetes.io/managed-by=etcd-operator,app.kubernetes.io/name=etcd,etcd.improbable.io/cluster-name=c",
-  );
-});
-
-Deno.test("an object matches a label set when it carries every label of it", () => {
-  const object = { metadata: { labels: { ...peerLabels("c", "c-1"), extra: "x" } } };
-  assert.equal(matchesLabels(object, clusterLabels("c")), true);
-  assert.equal(matchesLabels(object, clusterLabels("d")), false);
 });

@@ -3,11 +3,19 @@ import assert from "node:assert/strict";
 import {
   type ClusterObservation,
   type MemberView,
-  ordinalOf,
   type PeerView,
   planCluster,
   quorum,
 } from "../../../../actors/cluster/plan.ts";
+import { ordinalOf } from "../../../../actors/member.ts";
+import type { PodView } from "../../../../actors/cluster/diagnose.ts";
+
+/** A member's pod that runs etcd. */
+const runningPod: PodView = {
+  phase: "Running",
+  terminating: false,
+  etcd: { running: true, restarts: 0 },
+};
 
 const names = (count: number, cluster = "c") =>
   Array.from({ length: count }, (_, i) => `${cluster}-${i}`);
@@ -21,6 +29,8 @@ function peer(ordinal: number, overrides: Partial<PeerView> = {}): PeerView {
     terminating: false,
     version: "3.4.23",
     serverVersion: "3.4.23",
+    volume: { kind: "present", uid: `v${ordinal}`, recorded: true },
+    pod: runningPod,
     ...overrides,
   };
 }
@@ -49,6 +59,8 @@ function observe(overrides: Partial<ClusterObservation> = {}): ClusterObservatio
     formed: { clusterId: "cafe" },
     knownMembers: ["c-0", "c-1", "c-2"],
     upgrading: false,
+    nowMs: Date.parse("2026-12-03T00:00:00Z"),
+    replaceAfterMs: 300_000,
     ...overrides,
   };
 }
@@ -177,14 +189,19 @@ Deno.test("scale up waits while the learner catches up, then promotes it", () =>
   );
 });
 
-Deno.test("an unhealthy member blocks every membership change", () => {
+Deno.test("an unhealthy member blocks every change but the way out: scaling down removes it first", () => {
   const members = [member(0), member(1, { healthy: false }), member(2)];
-  for (const replicas of [1, 3, 5]) {
+  const cases: [number, unknown][] = [
+    [1, [{ kind: "removeMember", memberId: "id1", peerName: "c-1" }]],
+    [2, [{ kind: "removeMember", memberId: "id1", peerName: "c-1" }]],
+    [3, [{ kind: "wait", reason: "members not healthy: c-1" }]],
+    [5, [{ kind: "wait", reason: "members not healthy: c-1" }]],
+  ];
+  for (const [replicas, expected] of cases) {
     assert.deepEqual(
       membership(observe({ replicas, etcd: { reachable: true, members, leaderId: "id0" } })),
-      [
-        { kind: "wait", reason: "members not healthy: c-1" },
-      ],
+      expected,
+      `replicas ${replicas}`,
     );
   }
 });
@@ -501,4 +518,271 @@ Deno.test("a different cluster id behind the members' names blocks every members
   assert.equal(steps.length, 1);
   assert.equal(steps[0].kind, "wait");
   assert.match(steps[0].kind === "wait" ? steps[0].reason : "", /cluster beef.*formed as cafe/);
+});
+
+// --- members that cannot come back by themselves ---------------------------------------------
+
+const now = Date.parse("2026-12-03T00:00:00Z");
+const lostVolume = { volume: { kind: "lost" as const, reason: "its volume (PVC) was deleted" } };
+const fatalExit = (log: string): Partial<PeerView> => ({
+  pod: {
+    phase: "Running",
+    terminating: false,
+    etcd: {
+      running: false,
+      restarts: 4,
+      waiting: { reason: "CrashLoopBackOff", message: "back-off 40s" },
+      lastExit: { exitCode: 1, reason: "Error", log },
+    },
+  },
+});
+const unschedulableFor = (ms: number): Partial<PeerView> => ({
+  pod: {
+    phase: "Pending",
+    terminating: false,
+    unschedulable: { message: "0/1 nodes are available: 1 Insufficient cpu.", sinceMs: now - ms },
+  },
+});
+const down = (ordinal: number) => member(ordinal, { healthy: false });
+const withPeer = (ordinal: number, overrides: Partial<PeerView>) =>
+  [0, 1, 2].map((n) => n === ordinal ? peer(n, overrides) : peer(n));
+
+Deno.test("a lost member is removed from etcd to be replaced, whatever made it lost", () => {
+  const cases: [string, Partial<PeerView>, RegExp][] = [
+    ["volume deleted", lostVolume, /volume \(PVC\) was deleted/],
+    [
+      "new member on a bootstrapped id",
+      fatalExit(
+        '{"level":"fatal","msg":"discovery failed","error":"member 8e9e05c52164694d has already been bootstrapped"}',
+      ),
+      /data was lost.*has already been bootstrapped/,
+    ],
+    [
+      "raft log behind its commit",
+      fatalExit(
+        "panic: tocommit(107) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?",
+      ),
+      /raft log/,
+    ],
+    [
+      "removed member restarting on its old data",
+      fatalExit('{"msg":"the member has been permanently removed from the cluster"}'),
+      /removed it/,
+    ],
+    ["unschedulable past the grace period", unschedulableFor(301_000), /Insufficient cpu/],
+  ];
+  for (const [name, overrides, reason] of cases) {
+    const steps = membership(observe({
+      peers: withPeer(2, overrides),
+      etcd: { reachable: true, members: [member(0), member(1), down(2)], leaderId: "id0" },
+    }));
+    assert.equal(steps.length, 1, name);
+    const [step] = steps;
+    assert.equal(step.kind, "removeMember", name);
+    if (step.kind !== "removeMember") continue;
+    assert.equal(step.memberId, "id2", name);
+    assert.match(step.replacing ?? "", reason, name);
+  }
+});
+
+Deno.test("a member that may still recover is waited for, with its pod's reason", () => {
+  const cases: [string, Partial<PeerView>, RegExp][] = [
+    [
+      "unschedulable within the grace period",
+      unschedulableFor(60_000),
+      /cannot be scheduled for 60 s: 0\/1 nodes/,
+    ],
+    [
+      "crash-looping on something else",
+      fatalExit('{"msg":"listen tcp :2379: bind: address already in use"}'),
+      /exited with code 1 \(Error\), 4 restarts: listen tcp/,
+    ],
+    [
+      "image that cannot be pulled",
+      {
+        pod: {
+          phase: "Pending",
+          terminating: false,
+          etcd: {
+            running: false,
+            restarts: 0,
+            waiting: { reason: "ImagePullBackOff", message: "etcd:v3.4.99 not found" },
+          },
+        },
+      },
+      /image cannot be pulled \(ImagePullBackOff\): etcd:v3.4.99 not found/,
+    ],
+    ["no pod", { pod: undefined }, /pod does not exist/],
+  ];
+  for (const [name, overrides, reason] of cases) {
+    const steps = membership(observe({
+      peers: withPeer(2, overrides),
+      etcd: { reachable: true, members: [member(0), member(1), down(2)], leaderId: "id0" },
+    }));
+    assert.equal(steps.length, 1, name);
+    assert.equal(steps[0].kind, "wait", name);
+    assert.match(steps[0].kind === "wait" ? steps[0].reason : "", reason, name);
+  }
+});
+
+Deno.test("a replacement is guarded: never without quorum, never beside another change, leader moved first", () => {
+  // Two of three down: the survivor alone is no quorum.
+  const noQuorum = membership(observe({
+    peers: [peer(0), peer(1, lostVolume), peer(2, lostVolume)],
+    etcd: { reachable: true, members: [member(0), down(1), down(2)], leaderId: "id0" },
+  }));
+  assert.equal(noQuorum[0].kind, "wait");
+  assert.match(
+    noQuorum[0].kind === "wait" ? noQuorum[0].reason : "",
+    /only 1 of 3 .* 2 are needed/,
+  );
+  // A learner is being added: that change finishes (or is undone) first.
+  const learning = membership(observe({
+    replicas: 4,
+    peers: [...withPeer(2, lostVolume), peer(3, { initialClusterState: "Existing" })],
+    etcd: {
+      reachable: true,
+      members: [member(0), member(1), down(2), member(3, { isLearner: true, healthy: false })],
+      leaderId: "id0",
+    },
+  }));
+  assert.equal(learning[0].kind, "wait");
+  assert.match(learning[0].kind === "wait" ? learning[0].reason : "", /once learner c-3/);
+  // A lost learner goes at once.
+  assert.deepEqual(
+    membership(observe({
+      replicas: 4,
+      peers: [peer(0), peer(1), peer(2), peer(3, lostVolume)],
+      etcd: {
+        reachable: true,
+        members: [member(0), member(1), member(2), member(3, { isLearner: true })],
+        leaderId: "id0",
+      },
+    })),
+    [{
+      kind: "removeMember",
+      memberId: "id3",
+      peerName: "c-3",
+      replacing: "its volume (PVC) was deleted",
+    }],
+  );
+  // Its volume deleted under a running leader: leadership moves before the removal.
+  assert.deepEqual(
+    membership(observe({
+      peers: withPeer(0, lostVolume),
+      etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+    })),
+    [{ kind: "moveLeader", fromId: "id0", toId: "id1", toName: "c-1" }],
+  );
+});
+
+Deno.test("after the removal the peer and its volume go, the volume first; then the member is re-added", () => {
+  // The lost member is out of etcd: its peer is an orphan.
+  assert.deepEqual(
+    membership(observe({
+      peers: withPeer(2, lostVolume),
+      etcd: { reachable: true, members: [member(0), member(1)], leaderId: "id0" },
+    })),
+    [{ kind: "deletePeer", peerName: "c-2", deleteVolume: true }],
+  );
+  // Peer gone: the missing member is added again as a learner under the same name.
+  assert.deepEqual(
+    membership(observe({
+      peers: [peer(0), peer(1)],
+      etcd: { reachable: true, members: [member(0), member(1)], leaderId: "id0" },
+    })),
+    [{ kind: "addLearner", peerName: "c-2", peerURL: "http://c-2.c.ns.svc:2380" }],
+  );
+  // The learner has never run: its peer starts on an empty volume.
+  const created = membership(observe({
+    peers: [peer(0), peer(1)],
+    etcd: {
+      reachable: true,
+      members: [member(0), member(1), member(2, { name: "", isLearner: true, healthy: false })],
+      leaderId: "id0",
+    },
+  }));
+  assert.equal(created[0].kind, "createPeers");
+  if (created[0].kind === "createPeers") {
+    assert.equal(created[0].peers[0].dataExists, false);
+    assert.equal(created[0].peers[0].initialClusterState, "Existing");
+  }
+});
+
+Deno.test("a member that has run gets its peer back on its kept volume, never an empty one", () => {
+  const steps = membership(observe({ peers: [peer(0), peer(1)] }));
+  assert.equal(steps[0].kind, "createPeers");
+  if (steps[0].kind === "createPeers") {
+    assert.equal(steps[0].peers[0].name, "c-2");
+    assert.equal(steps[0].peers[0].dataExists, true);
+  }
+});
+
+Deno.test("scaling down removes a stuck learner or a down member before a healthy one", () => {
+  const cases: [string, MemberView[], number, unknown][] = [
+    [
+      "stuck learner",
+      [member(0), member(1), member(2), member(3, { isLearner: true, healthy: false })],
+      3,
+      { kind: "removeMember", memberId: "id3", peerName: "c-3" },
+    ],
+    [
+      "down member, not the highest",
+      [member(0), down(1), member(2)],
+      2,
+      { kind: "removeMember", memberId: "id1", peerName: "c-1" },
+    ],
+    [
+      "learner before a down member",
+      [member(0), down(1), member(2), member(3, { isLearner: true })],
+      2,
+      { kind: "removeMember", memberId: "id3", peerName: "c-3" },
+    ],
+  ];
+  for (const [name, members, replicas, expected] of cases) {
+    const peers = members.map((_, ordinal) => peer(ordinal));
+    assert.deepEqual(
+      membership(observe({ replicas, peers, etcd: { reachable: true, members, leaderId: "id0" } })),
+      [expected],
+      name,
+    );
+  }
+});
+
+Deno.test("scaling down removes every down voter before any healthy one", () => {
+  // Two down of five, scale to 4: a down one goes; then (still one down) the next step waits.
+  const members = [member(0), member(1), member(2), down(3), down(4)];
+  const peers = members.map((_, ordinal) => peer(ordinal));
+  assert.deepEqual(
+    membership(
+      observe({ replicas: 4, peers, etcd: { reachable: true, members, leaderId: "id0" } }),
+    ),
+    [{ kind: "removeMember", memberId: "id4", peerName: "c-4" }],
+  );
+  const fewer = [member(0), member(1), member(2), down(3)];
+  const steps = membership(observe({
+    replicas: 2,
+    peers: fewer.map((_, ordinal) => peer(ordinal)),
+    etcd: { reachable: true, members: fewer, leaderId: "id0" },
+  }));
+  assert.deepEqual(steps, [{ kind: "removeMember", memberId: "id3", peerName: "c-3" }]);
+});
+
+Deno.test("a mistyped version rolled back re-creates the member that never started at it", () => {
+  // c-2 was upgraded to a version whose image does not exist; spec is back at 3.4.23.
+  const typo = { version: "3.4.99", serverVersion: "3.4.23" };
+  assert.deepEqual(
+    membership(observe({
+      peers: withPeer(2, typo),
+      etcd: { reachable: true, members: [member(0), member(1), down(2)], leaderId: "id0" },
+    })),
+    [{ kind: "replacePeer", peerName: "c-2", fromVersion: "3.4.99", toVersion: "3.4.23" }],
+  );
+  // A member that did run the other version is not rolled back behind etcd's back.
+  const ran = { version: "3.5.21", serverVersion: "3.5.21" };
+  const steps = membership(observe({
+    peers: withPeer(2, ran),
+    etcd: { reachable: true, members: [member(0), member(1), down(2)], leaderId: "id0" },
+  }));
+  assert.equal(steps[0].kind, "wait");
 });

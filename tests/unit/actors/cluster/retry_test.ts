@@ -48,7 +48,12 @@ Deno.test("step keys name the step and its target", () => {
   assert.equal(
     stepKey({
       kind: "createPeers",
-      peers: [{ name: "c-1", initialClusterState: "Existing", initialCluster: [] }],
+      peers: [{
+        name: "c-1",
+        initialClusterState: "Existing",
+        initialCluster: [],
+        dataExists: true,
+      }],
     }),
     "createPeers:c-1",
   );

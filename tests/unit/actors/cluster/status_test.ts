@@ -12,6 +12,8 @@ const peers = [0, 1, 2].map((ordinal) => ({
   terminating: false,
   version: "3.4.23",
   serverVersion: "3.4.23",
+  volume: { kind: "present" as const, uid: `v${ordinal}`, recorded: true },
+  pod: { phase: "Running", terminating: false, etcd: { running: true, restarts: 0 } },
 }));
 const members = [0, 1, 2].map((ordinal) => ({
   id: `00000000000000a${ordinal}`,
@@ -32,6 +34,8 @@ const seen: ClusterObservation = {
   formed: { clusterId: "cafe" },
   knownMembers: ["c-0", "c-1", "c-2"],
   upgrading: false,
+  nowMs: Date.parse("2026-12-03T00:00:00Z"),
+  replaceAfterMs: 300_000,
 };
 const input = {
   seen,

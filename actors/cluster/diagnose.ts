@@ -1,0 +1,136 @@
+// Why a member is not serving, and whether it can come back by itself. Pure.
+//
+// A member that cannot come back (its data is gone, etcd refuses to start on what it has, its pod
+// has nowhere to run) is replaced; any other unhealthy member is waited for, with the reason its
+// pod gives, so the conditions say what an administrator would otherwise dig out of kubectl.
+import type { VolumeState } from "../member.ts";
+
+/** What the cluster actor sees of a member's pod. */
+export interface PodView {
+  readonly phase: string;
+  readonly terminating: boolean;
+  /** PodScheduled=False: the scheduler's message and since when. */
+  readonly unschedulable?: { readonly message: string; readonly sinceMs: number };
+  /** The etcd container; undefined before the kubelet reports it. */
+  readonly etcd?: {
+    readonly running: boolean;
+    readonly restarts: number;
+    readonly waiting?: { readonly reason: string; readonly message: string };
+    /** How it last exited (the current state if it is terminated, else the last one). */
+    readonly lastExit?: {
+      readonly exitCode: number;
+      readonly reason: string;
+      readonly log: string;
+    };
+  };
+}
+
+export interface MemberFacts {
+  readonly name: string;
+  readonly volume: VolumeState;
+  readonly pod: PodView | undefined;
+}
+
+export type Diagnosis =
+  /** Nothing in Kubernetes explains a problem (etcd's own health decides). */
+  | { readonly kind: "fine" }
+  /** Not serving, and may come back by itself: wait, saying why. */
+  | { readonly kind: "impaired"; readonly reason: string }
+  /** Cannot come back by itself: replace it. */
+  | { readonly kind: "lost"; readonly reason: string };
+
+/**
+ * Lines etcd logs when it exits because its data does not fit the cluster any more. None of them
+ * heals by restarting: the member must be removed and added again on an empty volume.
+ */
+const fatalStarts: readonly { readonly pattern: RegExp; readonly meaning: string }[] = [
+  {
+    pattern: /has already been bootstrapped/,
+    meaning: "it starts as a new member, but the cluster knows it already (its data was lost)",
+  },
+  {
+    pattern: /Was the raft log corrupted, truncated, or lost\?/,
+    meaning: "its raft log is behind what it had acknowledged (its data was lost)",
+  },
+  {
+    pattern: /permanently removed from the cluster|data-dir used by this member must be removed/,
+    meaning: "the cluster removed it, but its volume still holds its old data",
+  },
+  { pattern: /member count is unequal/, meaning: "its data belongs to another membership" },
+  { pattern: /cluster ID mismatch/, meaning: "its data belongs to another cluster" },
+  {
+    pattern: /failed to find database snapshot file|database file \(.*\) of the backend is missing/,
+    meaning: "its data directory is incomplete",
+  },
+];
+
+/** The last log line worth quoting: etcd logs JSON, whose "msg" and "error" say it best. */
+function lastLine(log: string): string {
+  const lines = log.split("\n").map((line) => line.trim()).filter(Boolean);
+  const last = lines[lines.length - 1] ?? "";
+  try {
+    const entry = JSON.parse(last) as { msg?: unknown; error?: unknown };
+    const parts = [entry.msg, entry.error].filter((part) => typeof part === "string");
+    if (parts.length > 0) return parts.join(": ");
+  } catch {
+    // Not JSON: quote the line as it is.
+  }
+  return last.length > 300 ? `${last.slice(0, 300)}…` : last;
+}
+
+function fatalStart(log: string): string | undefined {
+  return fatalStarts.find((fatal) => fatal.pattern.test(log))?.meaning;
+}
+
+export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: number): Diagnosis {
+  if (member.volume.kind === "lost") return { kind: "lost", reason: member.volume.reason };
+  const pod = member.pod;
+  if (member.volume.kind === "terminating") {
+    return { kind: "impaired", reason: "waiting for an earlier volume of its name to be deleted" };
+  }
+  if (!pod) return { kind: "impaired", reason: "its pod does not exist (yet)" };
+  if (pod.terminating) return { kind: "impaired", reason: "its pod is being deleted" };
+  const etcd = pod.etcd;
+  if (etcd && !etcd.running && etcd.lastExit) {
+    const fatal = fatalStart(etcd.lastExit.log);
+    if (fatal) {
+      return {
+        kind: "lost",
+        reason: `etcd cannot start: ${fatal} (${lastLine(etcd.lastExit.log)})`,
+      };
+    }
+  }
+  if (pod.unschedulable) {
+    const waitedMs = nowMs - pod.unschedulable.sinceMs;
+    const seconds = Math.round(waitedMs / 1000);
+    const message = `its pod cannot be scheduled for ${seconds} s: ${pod.unschedulable.message}`;
+    return waitedMs >= graceMs
+      ? { kind: "lost", reason: message }
+      : { kind: "impaired", reason: message };
+  }
+  if (etcd?.waiting && /ImagePull|ErrImage|InvalidImageName/.test(etcd.waiting.reason)) {
+    return {
+      kind: "impaired",
+      reason: `its image cannot be pulled (${etcd.waiting.reason}): ${etcd.waiting.message}`,
+    };
+  }
+  if (etcd && !etcd.running && etcd.lastExit) {
+    const { exitCode, reason, log } = etcd.lastExit;
+    const line = lastLine(log);
+    return {
+      kind: "impaired",
+      reason: `etcd exited with code ${exitCode} (${reason || "Error"}), ${etcd.restarts} ` +
+        `restarts${line ? `: ${line}` : ""}`,
+    };
+  }
+  if (etcd?.waiting) {
+    return {
+      kind: "impaired",
+      reason: `etcd is waiting to start (${etcd.waiting.reason})${
+        etcd.waiting.message ? `: ${etcd.waiting.message}` : ""
+      }`,
+    };
+  }
+  if (pod.phase === "Pending") return { kind: "impaired", reason: "its pod is pending" };
+  return { kind: "fine" };
+}
