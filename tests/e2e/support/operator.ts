@@ -11,6 +11,8 @@ export interface RunningOperator extends AsyncDisposable {
   stop(): Promise<void>;
   /** SIGKILL: the operator gets no chance to finish anything, as in a node failure. */
   kill(): Promise<void>;
+  /** Resolves with the exit code once the process has exited by itself or been stopped. */
+  readonly exited: Promise<number>;
 }
 
 let inspected = 0;
@@ -37,7 +39,10 @@ function inspectFlag(): string[] {
  * Starts `mod.ts run` with the operator kubeconfig (least privilege, like in production), so a
  * missing RBAC rule fails the test. Stopping sends SIGTERM and waits for a clean exit.
  */
-export function startOperator(extraArgs: readonly string[] = []): RunningOperator {
+export function startOperator(
+  extraArgs: readonly string[] = [],
+  options: { readonly env?: Readonly<Record<string, string>> } = {},
+): RunningOperator {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -53,7 +58,7 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
       "0",
       ...extraArgs,
     ],
-    env: { KUBECONFIG: e2e.operatorKubeconfig() },
+    env: { KUBECONFIG: e2e.operatorKubeconfig(), ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -79,5 +84,6 @@ export function startOperator(extraArgs: readonly string[] = []): RunningOperato
     } catch { /* already exited */ }
     await stop();
   };
-  return { logs: () => output, stop, kill, [Symbol.asyncDispose]: stop };
+  const exited = child.status.then((status) => status.code);
+  return { logs: () => output, stop, kill, exited, [Symbol.asyncDispose]: stop };
 }

@@ -1,0 +1,319 @@
+// Members that fail, end to end: each case under a writer through the client Service, ending at
+// the spec with every member healthy, 0 failed and 0 lost acknowledged writes.
+//
+// The operator is killed (a failpoint: it exits at once, as SIGKILL would leave it) right after
+// every step of a replacement, and each time a fresh one carries on from what it finds.
+import assert from "node:assert/strict";
+import { failpointExitCode } from "../../actors/failpoints.ts";
+import {
+  apply,
+  eventually,
+  getJson,
+  kubectl,
+  kubectlOk,
+  sampleClusterIn,
+  temporaryNamespace,
+} from "./support/cluster.ts";
+import { startOperator } from "./support/operator.ts";
+import { clientServiceIP, startWriter, type Writer } from "./support/writer.ts";
+
+const clusterName = "my-cluster";
+const peerLabel = "etcd.improbable.io/peer-name";
+
+interface ClusterStatus {
+  readonly replicas?: number;
+  readonly readyReplicas?: number;
+  readonly members?: readonly { name: string; id: string }[];
+  readonly conditions?: readonly {
+    type: string;
+    status: string;
+    reason: string;
+    message: string;
+  }[];
+}
+
+async function clusterStatus(namespace: string): Promise<ClusterStatus> {
+  const cluster = await getJson<{ status?: ClusterStatus }>([
+    "etcdcluster",
+    "-n",
+    namespace,
+    clusterName,
+  ]);
+  return cluster?.status ?? {};
+}
+
+const condition = (status: ClusterStatus, type: string) =>
+  status.conditions?.find((c) => c.type === type);
+
+/** `replicas` healthy voting members, all listed, quorum healthy. */
+function healthy(status: ClusterStatus, replicas: number): boolean {
+  return status.replicas === replicas && status.readyReplicas === replicas &&
+    status.members?.length === replicas && condition(status, "Available")?.status === "True" &&
+    condition(status, "Degraded")?.status === "False";
+}
+
+function waitHealthy(namespace: string, replicas: number, timeoutSeconds = 240) {
+  return eventually(
+    `${replicas} healthy members`,
+    () => clusterStatus(namespace),
+    (status) => healthy(status, replicas),
+    timeoutSeconds,
+  );
+}
+
+async function eventReasons(namespace: string): Promise<string[]> {
+  const reasons = await kubectlOk([
+    "get",
+    "events",
+    "-n",
+    namespace,
+    "--field-selector",
+    "involvedObject.kind=EtcdCluster",
+    "-o",
+    "jsonpath={.items[*].reason}",
+  ]);
+  return reasons.split(/\s+/).filter(Boolean);
+}
+
+async function deletePeerPod(namespace: string, peer: string): Promise<void> {
+  await kubectlOk(["delete", "pod", "-n", namespace, "-l", `${peerLabel}=${peer}`, "--wait=false"]);
+}
+
+async function nodeNames(): Promise<string[]> {
+  return (await kubectlOk(["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"]))
+    .split(/\s+/).filter(Boolean);
+}
+
+/** Cordons every node until disposed: new pods stay Pending, "unschedulable". */
+async function cordoned(): Promise<AsyncDisposable> {
+  const nodes = await nodeNames();
+  for (const node of nodes) await kubectlOk(["cordon", node]);
+  return {
+    async [Symbol.asyncDispose]() {
+      for (const node of nodes) await kubectl(["uncordon", node]);
+    },
+  };
+}
+
+async function finishWriter(writer: Writer, label: string) {
+  const result = await writer.stop();
+  console.log(
+    `${label}: ${result.acknowledged.length} writes acknowledged, ${result.failed} failed, ` +
+      `${result.missing.length} lost`,
+  );
+  assert.equal(result.failed, 0, "no write may fail");
+  assert.deepEqual(result.missing, [], "no acknowledged write may be lost");
+  assert.ok(result.acknowledged.length > 0);
+}
+
+async function createCluster(namespace: string): Promise<ClusterStatus> {
+  await using operator = startOperator(["--namespace", namespace]);
+  await apply(sampleClusterIn(namespace));
+  const status = await waitHealthy(namespace, 3);
+  void operator;
+  return status;
+}
+
+const idOf = (status: ClusterStatus, name: string) =>
+  status.members?.find((member) => member.name === name)?.id;
+
+Deno.test("a member whose volume is lost is replaced, the operator killed after every step, under a writer", async () => {
+  await using namespace = await temporaryNamespace("lostvolume");
+  const before = await createCluster(namespace.name);
+  const oldId = idOf(before, `${clusterName}-2`);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  let writerStopped = false;
+  try {
+    // The disk and the pod are gone; the new pod finds no volume.
+    const started = Date.now();
+    await kubectlOk(["delete", "pvc", "-n", namespace.name, `${clusterName}-2`, "--wait=false"]);
+    await deletePeerPod(namespace.name, `${clusterName}-2`);
+    const points = [
+      "after:removeMember",
+      "deletePeer:afterVolume",
+      "after:deletePeer",
+      "after:addLearner",
+      "after:createPeers",
+      "after:promote",
+    ];
+    for (const point of points) {
+      const operator = startOperator(["--namespace", namespace.name], {
+        env: { ETCD_OPERATOR_FAILPOINTS: point },
+      });
+      const code = await Promise.race([
+        operator.exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 180_000)),
+      ]);
+      if (code !== failpointExitCode) {
+        await operator.stop();
+        assert.fail(`the operator did not stop at ${point} (${code}):\n${operator.logs()}`);
+      }
+      await operator.stop();
+    }
+    await using operator = startOperator(["--namespace", namespace.name]);
+    const after = await waitHealthy(namespace.name, 3);
+    const seconds = (Date.now() - started) / 1000;
+    const newId = idOf(after, `${clusterName}-2`);
+    assert.ok(newId && newId !== oldId, `a new member replaced ${oldId}: ${newId}`);
+    console.log(`volume lost: healthy at 3 members again ${seconds.toFixed(1)} s after the fault`);
+    writerStopped = true;
+    await finishWriter(writer, "volume lost");
+    const reasons = await eventReasons(namespace.name);
+    for (const reason of ["MemberReplaced", "PeerRemoved", "MemberAdded", "MemberPromoted"]) {
+      assert.ok(reasons.includes(reason), `${reason} in ${reasons}`);
+    }
+    void operator;
+  } finally {
+    if (!writerStopped) await writer.stop();
+  }
+});
+
+Deno.test("a member pod deleted comes back as the same member; nothing is replaced", async () => {
+  await using namespace = await temporaryNamespace("podgone");
+  const before = await createCluster(namespace.name);
+  await using operator = startOperator(["--namespace", namespace.name]);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  const started = Date.now();
+  await deletePeerPod(namespace.name, `${clusterName}-1`);
+  // The pod is recreated on its kept volume: first the member is down, then back.
+  await eventually(
+    "the member to go down",
+    () => clusterStatus(namespace.name),
+    (status) => !healthy(status, 3),
+    60,
+    250,
+  ).catch(() => undefined);
+  const after = await waitHealthy(namespace.name, 3);
+  console.log(`pod deleted: healthy again ${((Date.now() - started) / 1000).toFixed(1)} s later`);
+  await finishWriter(writer, "pod deleted");
+  assert.deepEqual(after.members, before.members, "the same members, the same ids");
+  assert.ok(!(await eventReasons(namespace.name)).includes("MemberReplaced"));
+  void operator;
+});
+
+Deno.test("a member whose pod cannot be scheduled is replaced after the grace period; the condition quotes the scheduler", async () => {
+  await using namespace = await temporaryNamespace("unschedulable");
+  const before = await createCluster(namespace.name);
+  const oldId = idOf(before, `${clusterName}-2`);
+  await using operator = startOperator([
+    "--namespace",
+    namespace.name,
+    "--replace-unschedulable-after",
+    "20",
+  ]);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  let writerStopped = false;
+  try {
+    const started = Date.now();
+    {
+      await using _nodes = await cordoned();
+      await deletePeerPod(namespace.name, `${clusterName}-2`);
+      const degraded = await eventually(
+        "Degraded to quote the scheduler",
+        () => clusterStatus(namespace.name),
+        (status) =>
+          /cannot be scheduled for \d+ s: .*unschedulable/.test(
+            condition(status, "Degraded")?.message ?? "",
+          ),
+        90,
+      );
+      console.log(`unschedulable: ${condition(degraded, "Degraded")?.message}`);
+      await eventually(
+        "the unschedulable member to be replaced",
+        () => eventReasons(namespace.name),
+        (reasons) => reasons.includes("MemberReplaced"),
+        120,
+      );
+      // Its replacement needs a node too: the nodes come back.
+    }
+    const after = await waitHealthy(namespace.name, 3);
+    const seconds = (Date.now() - started) / 1000;
+    const newId = idOf(after, `${clusterName}-2`);
+    assert.ok(newId && newId !== oldId, `a new member replaced ${oldId}: ${newId}`);
+    console.log(`unschedulable: healthy at 3 members ${seconds.toFixed(1)} s after the fault`);
+    writerStopped = true;
+    await finishWriter(writer, "unschedulable");
+  } finally {
+    if (!writerStopped) await writer.stop();
+  }
+  void operator;
+});
+
+Deno.test("a learner that never starts does not block scaling back down", async () => {
+  await using namespace = await temporaryNamespace("stuck");
+  await createCluster(namespace.name);
+  await using operator = startOperator(["--namespace", namespace.name]);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  let writerStopped = false;
+  try {
+    await using _nodes = await cordoned();
+    await kubectlOk(["scale", "etcdcluster", "-n", namespace.name, clusterName, "--replicas", "4"]);
+    await eventually(
+      "a learner that cannot start",
+      () => clusterStatus(namespace.name),
+      (status) => /learner .*-3/.test(condition(status, "Progressing")?.message ?? ""),
+      90,
+    );
+    const started = Date.now();
+    await kubectlOk(["scale", "etcdcluster", "-n", namespace.name, clusterName, "--replicas", "3"]);
+    await waitHealthy(namespace.name, 3, 120);
+    console.log(`stuck learner: back at 3 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const peers = await kubectlOk(["get", "etcdpeers", "-n", namespace.name, "-o", "name"]);
+    assert.ok(!peers.includes(`${clusterName}-3`), `the learner's peer is gone: ${peers}`);
+    const claims = await kubectlOk(["get", "pvc", "-n", namespace.name, "-o", "name"]);
+    assert.ok(!claims.includes(`${clusterName}-3`), `the learner's volume is gone: ${claims}`);
+    writerStopped = true;
+    await finishWriter(writer, "stuck learner");
+  } finally {
+    if (!writerStopped) await writer.stop();
+  }
+  void operator;
+});
+
+Deno.test("a mistyped version rolled back re-creates the member that could never start", async () => {
+  await using namespace = await temporaryNamespace("typo");
+  await createCluster(namespace.name);
+  await using operator = startOperator(["--namespace", namespace.name]);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  let writerStopped = false;
+  try {
+    const patch = (version: string) =>
+      kubectlOk([
+        "patch",
+        "etcdcluster",
+        "-n",
+        namespace.name,
+        clusterName,
+        "--type",
+        "merge",
+        "-p",
+        JSON.stringify({ spec: { version } }),
+      ]);
+    await patch("3.4.99");
+    const stuck = await eventually(
+      "the first upgraded member to fail to pull its image",
+      () => clusterStatus(namespace.name),
+      (status) => /image cannot be pulled/.test(condition(status, "Degraded")?.message ?? ""),
+      120,
+    );
+    console.log(`typo: ${condition(stuck, "Degraded")?.message}`);
+    const started = Date.now();
+    await patch("3.4.23");
+    await waitHealthy(namespace.name, 3, 180);
+    console.log(`typo rolled back: healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const versions = await kubectlOk([
+      "get",
+      "etcdpeers",
+      "-n",
+      namespace.name,
+      "-o",
+      "jsonpath={.items[*].spec.version}",
+    ]);
+    assert.deepEqual(versions.split(/\s+/).filter(Boolean), ["3.4.23", "3.4.23", "3.4.23"]);
+    writerStopped = true;
+    await finishWriter(writer, "typo");
+  } finally {
+    if (!writerStopped) await writer.stop();
+  }
+  void operator;
+});
