@@ -20,6 +20,13 @@ export type InFlightOutcome = "none" | "redelivered" | "absorbed" | "dropped";
 
 export type DropReason = "poisonMessage" | "stoppedWithoutDrain" | "crashedWhileStopping";
 
+/** Why a supervisor gave up; each counts something different against the restart intensity. */
+export type EscalationReason =
+  /** `child` was restarted more than `maxRestarts` times within `withinMs`. */
+  | "childRestarts"
+  /** The supervisor's own `init` threw (`child` is the supervisor itself, `count` is 0). */
+  | "initFailed";
+
 export type RuntimeEvent =
   | {
     readonly kind: "actorCrashed";
@@ -46,9 +53,10 @@ export type RuntimeEvent =
   | {
     readonly kind: "supervisorGaveUp";
     readonly supervisor: string;
+    readonly reason: EscalationReason;
     readonly child: ActorLabels;
     readonly error: unknown;
-    readonly restarts: number;
+    readonly count: number;
     readonly withinMs: number;
   };
 

@@ -17,6 +17,7 @@ export { systemClock } from "./clock.ts";
 export type {
   ActorLabels,
   DropReason,
+  EscalationReason,
   InFlightOutcome,
   RuntimeCounter,
   RuntimeEvent,

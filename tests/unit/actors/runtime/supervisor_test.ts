@@ -179,6 +179,57 @@ Deno.test("backoff starts over once a restarted actor has handled a message", as
   await root.stop();
 });
 
+/** An actor whose init throws on its first `failures` starts, then runs. */
+function failingStarts(name: string, failures: number): ActorSpec<string> {
+  let starts = 0;
+  return {
+    kind: "EtcdCluster",
+    name,
+    init: () => {
+      if (starts++ < failures) throw new Error(`${name}: start ${starts} failed`);
+      return { handle() {} };
+    },
+  };
+}
+
+// Intensity 10 restarts in 60 s: the old count across children gave up on the eleventh failure of
+// any children at all.
+const perChildIntensity = [
+  {
+    case: "eleven children failing once each do not exhaust it",
+    failuresByChild: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    givenUpFor: [],
+  },
+  {
+    case: "a child at its limit of ten does not exhaust it for its siblings",
+    failuresByChild: [10, 1, 1],
+    givenUpFor: [],
+  },
+  {
+    case: "a child failing an eleventh time exhausts it",
+    failuresByChild: [11, 1],
+    givenUpFor: ["cluster-0"],
+  },
+] as const;
+
+for (const row of perChildIntensity) {
+  Deno.test(`restart intensity is counted per child: ${row.case}`, async () => {
+    const { root, clock, escalations } = tree(policy(10, 60_000));
+    row.failuresByChild.forEach((failures, index) =>
+      root.spawn(failingStarts(`cluster-${index}`, failures))
+    );
+    await clock.advance(10_000);
+    assert.deepEqual(escalations.map((escalation) => escalation.child.name), row.givenUpFor);
+    if (row.givenUpFor.length === 0) {
+      assert.deepEqual(
+        root.children().map((child) => child.status),
+        row.failuresByChild.map(() => "running"),
+      );
+    }
+    await root.stop();
+  });
+}
+
 Deno.test("restarts older than the intensity window do not count towards it", async () => {
   const { root, clock, escalations } = tree(policy(1, 1000));
   const seen: string[] = [];
@@ -205,7 +256,8 @@ Deno.test("past the restart intensity the supervisor stops its children and esca
   const [escalation] = escalations;
   assert.equal(escalation.supervisor, "root");
   assert.deepEqual(escalation.child, { kind: "Unreachable", name: "u" });
-  assert.equal(escalation.restarts, 3);
+  assert.equal(escalation.reason, "childRestarts");
+  assert.equal(escalation.count, 3);
   assert.match(String(escalation.error), /unreachable/);
   assert.equal(failing.status, "stopped");
   assert.equal(sibling.status, "stopped");
