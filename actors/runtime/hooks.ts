@@ -11,6 +11,7 @@ export type RuntimeCounter =
   | "failures"
   | "restarts"
   | "messagesDropped"
+  | "suspensions"
   | "escalations";
 
 export type RuntimeGauge = "mailboxDepth";
@@ -24,6 +25,8 @@ export type DropReason = "poisonMessage" | "stoppedWithoutDrain" | "crashedWhile
 export type EscalationReason =
   /** `child` was restarted more than `maxRestarts` times within `withinMs`. */
   | "childRestarts"
+  /** More than `maxRestarts` of its children were suspended within `withinMs`; `child` is the last. */
+  | "childrenSuspended"
   /** The supervisor's own `init` threw (`child` is the supervisor itself, `count` is 0). */
   | "initFailed";
 
@@ -46,6 +49,15 @@ export type RuntimeEvent =
     readonly actor: ActorLabels;
     readonly count: number;
     readonly reason: DropReason;
+  }
+  /** Restarted more often than the intensity allows: it rests for `resumeInMs`, then starts afresh. */
+  | {
+    readonly kind: "childSuspended";
+    readonly supervisor: string;
+    readonly actor: ActorLabels;
+    readonly error: unknown;
+    readonly restarts: number;
+    readonly resumeInMs: number;
   }
   | { readonly kind: "terminateFailed"; readonly actor: ActorLabels; readonly error: unknown }
   /** Stopped for good: nothing more will be reported about this actor (this instance of it). */

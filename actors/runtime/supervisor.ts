@@ -4,6 +4,10 @@
 // one actor per object would otherwise give up when ten different objects fail once each within a
 // minute (an API-server restart), although no single one of them is crash-looping.
 //
+// A supervisor of one actor per object (`exhaustedChild: "suspend"`) does not give up when one
+// child crash-loops: that child rests instead (see `#suspend`), so one broken object never stops
+// the actors of every other object nor, repeated, the process.
+//
 // As in OTP: a supervisor that gives up stops all its children (reverse start order) and fails
 // towards its own parent, which treats that as one more child crash — it restarts the nested
 // supervisor (whose `init` runs again) or, past its own intensity, gives up in turn. The root has
@@ -56,6 +60,8 @@ function describe({ reason, child, count, withinMs }: Escalation): string {
   switch (reason) {
     case "childRestarts":
       return `${who} restarted ${count} times within ${withinMs} ms`;
+    case "childrenSuspended":
+      return `${count} children suspended within ${withinMs} ms (the last: ${who})`;
     case "initFailed":
       return "its init failed";
   }
@@ -64,6 +70,12 @@ function describe({ reason, child, count, withinMs }: Escalation): string {
 export interface SupervisorSpec {
   readonly name: string;
   readonly restart?: RestartPolicy;
+  /**
+   * What a child restarted more often than the intensity allows costs. "escalate" (OTP's rule and
+   * the default, for static children such as nested supervisors): this supervisor gives up.
+   * "suspend" (for one actor per object): that child alone rests for the intensity window.
+   */
+  readonly exhaustedChild?: "escalate" | "suspend";
   /** Spawns the static children; runs at start and again after every restart. */
   readonly init?: (supervisor: Supervisor) => void;
 }
@@ -132,6 +144,8 @@ export class Supervisor implements SupervisedChild {
     healthy: (child) => this.#childHealthy(child),
   };
   #status: ChildStatus = "new";
+  /** When children were suspended, inside the intensity window; forgotten on restart. */
+  #suspensions: readonly number[] = [];
   #givingUp: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -155,6 +169,7 @@ export class Supervisor implements SupervisedChild {
   start(): void {
     if (this.#status !== "new" && this.#status !== "crashed") return;
     this.#status = "running";
+    this.#suspensions = [];
     this.#givingUp = undefined;
     try {
       this.#spec.init?.(this);
@@ -250,6 +265,7 @@ export class Supervisor implements SupervisedChild {
     const { intensity } = this.#policy;
     entry.restarts = recordRestart(entry.restarts, this.#environment.clock.now(), intensity);
     if (!intensityExceeded(entry.restarts, intensity)) return this.#scheduleRestart(entry);
+    if (this.#spec.exhaustedChild === "suspend") return this.#suspend(entry, error);
     this.#giveUp({
       reason: "childRestarts",
       child: child.labels,
@@ -270,6 +286,48 @@ export class Supervisor implements SupervisedChild {
       consecutiveFailures: entry.consecutiveFailures,
     });
     entry.restartTimer = clock.setTimeout(() => this.#restart(entry), delayMs);
+  }
+
+  /**
+   * A child past its intensity rests for the intensity window, then starts afresh; messages sent
+   * meanwhile wait in its mailbox. Why neither OTP's escalation nor forgetting it:
+   * - escalating would stop the actor of every other object, and repeated, exit the process: every
+   *   cluster unmanaged because one crashes;
+   * - a child given up for good would come back at its object's next watch event, which its own
+   *   status writes cause: the crash loop would go on with a fresh budget, and an object without
+   *   events would stay unmanaged until the resync. A rest is a real pause, and a bounded one.
+   * Many children exhausted at once is no longer one object's fault but ours (a bug in every
+   * pass, a broken dependency): past `maxRestarts` suspensions within the window this supervisor
+   * gives up, its parent rebuilds the subtree, and past the parent's intensity the process exits.
+   */
+  #suspend(entry: ChildEntry, error: unknown): void {
+    const { clock, hooks } = this.#environment;
+    const { intensity } = this.#policy;
+    this.#suspensions = recordRestart(this.#suspensions, clock.now(), intensity);
+    if (intensityExceeded(this.#suspensions, intensity)) {
+      return this.#giveUp({
+        reason: "childrenSuspended",
+        child: entry.child.labels,
+        error,
+        count: this.#suspensions.length,
+      });
+    }
+    hooks.count("suspensions", entry.child.labels, 1);
+    hooks.event({
+      kind: "childSuspended",
+      supervisor: this.name,
+      actor: entry.child.labels,
+      error,
+      restarts: entry.restarts.length,
+      resumeInMs: intensity.withinMs,
+    });
+    entry.restartTimer = clock.setTimeout(() => this.#resume(entry), intensity.withinMs);
+  }
+
+  #resume(entry: ChildEntry): void {
+    entry.restarts = [];
+    entry.consecutiveFailures = 0;
+    this.#restart(entry);
   }
 
   #restart(entry: ChildEntry): void {

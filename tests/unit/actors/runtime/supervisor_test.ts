@@ -179,15 +179,15 @@ Deno.test("backoff starts over once a restarted actor has handled a message", as
   await root.stop();
 });
 
-/** An actor whose init throws on its first `failures` starts, then runs. */
-function failingStarts(name: string, failures: number): ActorSpec<string> {
+/** An actor whose init throws on its first `failures` starts, then runs, noting what it handles. */
+function failingStarts(name: string, failures: number, handled: string[] = []): ActorSpec<string> {
   let starts = 0;
   return {
     kind: "EtcdCluster",
     name,
     init: () => {
       if (starts++ < failures) throw new Error(`${name}: start ${starts} failed`);
-      return { handle() {} };
+      return { handle: (message) => void handled.push(`${name} ${message}`) };
     },
   };
 }
@@ -292,6 +292,55 @@ Deno.test("a nested supervisor that gives up is restarted by its parent and runs
   assert.deepEqual(nested.children(), [{ name: "worker-2", kind: "Flaky", status: "running" }]);
   assert.deepEqual(escalations, []);
   assert.equal(hooks.total("restarts", "clusters"), 1);
+  await root.stop();
+});
+
+Deno.test("a crash-looping child of a per-object supervisor rests for the intensity window while its siblings run on", async () => {
+  const { root, clock, hooks, escalations } = tree();
+  const clusters = root.spawnSupervisor({
+    name: "clusters",
+    restart: policy(2, 10_000),
+    exhaustedChild: "suspend",
+  });
+  const handled: string[] = [];
+  const broken = clusters.spawn(failingStarts("broken", 3, handled));
+  const sibling = clusters.spawn(failingStarts("sibling", 0, handled));
+  await clock.advance(100 + 200); // the third failure is one more than the intensity allows
+  assert.equal(broken.status, "crashed");
+  assert.equal(clusters.status, "running");
+  assert.deepEqual(escalations, []);
+  assert.equal(hooks.total("suspensions", "broken"), 1);
+  const suspended = hooks.events.flatMap((event) =>
+    event.kind === "childSuspended" ? [[event.actor.name, event.restarts, event.resumeInMs]] : []
+  );
+  assert.deepEqual(suspended, [["broken", 3, 10_000]]);
+  assert.equal(sibling.send("reconcile"), true);
+  assert.equal(broken.send("reconcile"), true, "a resting child's mailbox keeps what is sent");
+  await clock.advance(10_000 - 1);
+  assert.deepEqual(handled, ["sibling reconcile"]);
+  await clock.advance(1);
+  assert.equal(broken.status, "running");
+  assert.deepEqual(handled, ["sibling reconcile", "broken reconcile"]);
+  await root.stop();
+});
+
+Deno.test("a per-object supervisor gives up once more of its children are suspended than its intensity allows", async () => {
+  const { root, clock, hooks, escalations } = tree();
+  const clusters = root.spawnSupervisor({
+    name: "clusters",
+    restart: policy(1, 10_000),
+    exhaustedChild: "suspend",
+  });
+  clusters.spawn(failingStarts("a", 100));
+  clusters.spawn(failingStarts("b", 100));
+  await clock.advance(100); // each fails a second time: a is suspended, then b is one too many
+  const gaveUp = hooks.events.flatMap((event) =>
+    event.kind === "supervisorGaveUp" ? [[event.supervisor, event.reason, event.count]] : []
+  );
+  assert.deepEqual(gaveUp, [["clusters", "childrenSuspended", 2]]);
+  assert.equal(clusters.status, "crashed");
+  assert.deepEqual(restartDelays(hooks, "clusters"), [100], "its parent restarts it");
+  assert.deepEqual(escalations, []);
   await root.stop();
 });
 
