@@ -27,8 +27,8 @@ export type {
 export { guardedHooks, silentHooks } from "./hooks.ts";
 export type { Delivery, MailboxMode, PutBackOutcome } from "./mailbox.ts";
 export { Mailbox } from "./mailbox.ts";
-export type { ActorTemplate } from "./registry.ts";
-export { Registry } from "./registry.ts";
+export type { ActorTemplate, KeyedChildren, RegistrySpec } from "./registry.ts";
+export { Registry, spawnRegistry } from "./registry.ts";
 export type {
   ChildSummary,
   Escalation,
