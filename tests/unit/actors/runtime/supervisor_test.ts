@@ -1,6 +1,7 @@
 // The supervisor: one-for-one restarts with backoff, redelivery, intensity, escalation, shutdown.
 import assert from "node:assert/strict";
 import type { ActorRef, ActorSpec } from "../../../../actors/runtime/actor.ts";
+import { defaultRestartPolicy } from "../../../../actors/runtime/backoff.ts";
 import { EscalationError } from "../../../../actors/runtime/supervisor.ts";
 import { settle } from "../../../../actors/runtime/testing.ts";
 import { policy, restartDelays, tree } from "./harness.ts";
@@ -323,6 +324,26 @@ Deno.test("a crash-looping child of a per-object supervisor rests for the intens
   assert.deepEqual(handled, ["sibling reconcile", "broken reconcile"]);
   await root.stop();
 });
+
+// Only a child that crashes again soon after each restart (its backoff starting over) can be
+// suspended: backoff alone keeps one that never starts under the production intensity, at either
+// end of the jitter.
+for (const random of [0, 0.999]) {
+  Deno.test(`with the production policy a child that never starts is retried, never suspended (random ${random})`, async () => {
+    const { root, clock, hooks } = tree(defaultRestartPolicy, undefined, () => random);
+    const clusters = root.spawnSupervisor({
+      name: "clusters",
+      restart: defaultRestartPolicy,
+      exhaustedChild: "suspend",
+    });
+    const attempts = { count: 0 };
+    clusters.spawn(unreachable("u", attempts, () => true));
+    await clock.advance(5 * 60_000);
+    assert.equal(hooks.total("suspensions"), 0);
+    assert.ok(attempts.count >= 15, `retried every 30 s at most (${attempts.count} attempts)`);
+    await root.stop();
+  });
+}
 
 Deno.test("a per-object supervisor gives up once more of its children are suspended than its intensity allows", async () => {
   const { root, clock, hooks, escalations } = tree();
