@@ -19,7 +19,12 @@ import {
   type RestorePodObject,
 } from "./restore/actor.ts";
 import { restoreLabel } from "./restore/resources.ts";
-import { Registry, type RuntimeHooks, startSupervisor, type Supervisor } from "./runtime/mod.ts";
+import {
+  type RuntimeHooks,
+  spawnRegistry,
+  startSupervisor,
+  type Supervisor,
+} from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
 import {
   clusterLabel,
@@ -102,8 +107,6 @@ export function startManager(options: ManagerOptions): Manager {
         `${escalation.child.kind} ${escalation.child.name}: ${String(escalation.error)}`,
       ),
   });
-  const clusterSupervisor = supervisor.spawnSupervisor({ name: "clusters" });
-  const peerSupervisor = supervisor.spawnSupervisor({ name: "peers" });
   const stores = {
     clusters: watchers.clusters.store,
     peers: watchers.peers.store,
@@ -133,11 +136,19 @@ export function startManager(options: ManagerOptions): Manager {
     log: options.log.with({ actor: "EtcdCluster" }),
   };
   const peerDeps = { ...options, stores, ready, log: options.log.with({ actor: "EtcdPeer" }) };
-  const clusters = new Registry<ClusterMessage>(
-    clusterSupervisor,
-    (key) => clusterActor(key, clusterDeps),
-  );
-  const peers = new Registry<PeerMessage>(peerSupervisor, (key) => peerActor(key, peerDeps));
+  // Each kind's supervisor respawns an actor for every object in its store when it restarts.
+  const clusters = spawnRegistry<ClusterMessage>(supervisor, {
+    name: "clusters",
+    template: (key) => clusterActor(key, clusterDeps),
+    keys: () => stores.clusters.keys(),
+    wake: reconcile,
+  });
+  const peers = spawnRegistry<PeerMessage>(supervisor, {
+    name: "peers",
+    template: (key) => peerActor(key, peerDeps),
+    keys: () => stores.peers.keys(),
+    wake: reconcile,
+  });
 
   const toCluster = (namespace: string | undefined, name: string | undefined) => {
     if (namespace && name) clusters.getOrSpawn(`${namespace}/${name}`).send(reconcile);
@@ -210,26 +221,30 @@ function routeBackups(
   // Until both have listed, "no pod for this member" or "no backup running" would be false news.
   const ready = Promise.all([watchers.backups.synced(), watchers.pods.synced()])
     .then(() => {}, () => {});
-  const backups = new Registry<BackupMessage>(
-    supervisor.spawnSupervisor({ name: "backups" }),
-    (key) =>
+  const backups = spawnRegistry<BackupMessage>(supervisor, {
+    name: "backups",
+    template: (key) =>
       backupActor(key, {
         ...options,
         stores,
         ready,
         log: options.log.with({ actor: "EtcdBackup" }),
       }),
-  );
-  const schedules = new Registry<ScheduleMessage>(
-    supervisor.spawnSupervisor({ name: "backupSchedules" }),
-    (key) =>
+    keys: () => stores.backups.keys(),
+    wake: reconcile,
+  });
+  const schedules = spawnRegistry<ScheduleMessage>(supervisor, {
+    name: "backupSchedules",
+    template: (key) =>
       scheduleActor(key, {
         ...options,
         stores,
         ready,
         log: options.log.with({ actor: "EtcdBackupSchedule" }),
       }),
-  );
+    keys: () => stores.schedules.keys(),
+    wake: reconcile,
+  });
   watchers.backups.addHandler((event) => {
     const { namespace, name } = event.object.metadata;
     const key = `${namespace}/${name}`;
@@ -266,9 +281,9 @@ function routeRestores(
   // "No restore pod yet" is only true once the pods have listed; backups give recorded sha256s.
   const ready = Promise.all([watchers.restorePods.synced(), watchers.backups.synced()])
     .then(() => {}, () => {});
-  const restores = new Registry<RestoreMessage>(
-    supervisor.spawnSupervisor({ name: "restores" }),
-    (key) =>
+  const restores = spawnRegistry<RestoreMessage>(supervisor, {
+    name: "restores",
+    template: (key) =>
       restoreActor(key, {
         ...options,
         stores,
@@ -277,7 +292,9 @@ function routeRestores(
           defaultOperatorImage,
         log: options.log.with({ actor: "EtcdRestore" }),
       }),
-  );
+    keys: () => stores.restores.keys(),
+    wake: reconcile,
+  });
   watchers.restores.addHandler((event) => {
     const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
     if (event.type === "deleted") void restores.stop(key, { drain: false });

@@ -49,12 +49,17 @@ function runtimeMetrics(registry: Registry, log: Logger): RuntimeHooks {
     "etcd_operator_messages_dropped_total",
     "Messages dropped, by kind.",
   );
+  const suspensions = registry.counter(
+    "etcd_operator_actor_suspensions_total",
+    "Actors rested for the restart-intensity window after crashing too often, by kind.",
+  );
   const depth = registry.gauge("etcd_operator_mailbox_depth", "Pending messages per actor.");
   const counters = {
     messagesProcessed: processed,
     failures,
     restarts,
     messagesDropped: dropped,
+    suspensions,
     escalations: failures,
   };
   // Families labelled by actor name: an actor that stopped for good leaves them, or every
@@ -73,9 +78,17 @@ function runtimeMetrics(registry: Registry, log: Logger): RuntimeHooks {
           actor: `${event.actor.kind} ${event.actor.name}`,
           error: String(event.error),
         });
+      } else if (event.kind === "childSuspended") {
+        log.error("actor crashed too often; suspended, then restarted afresh", {
+          actor: `${event.actor.kind} ${event.actor.name}`,
+          restarts: event.restarts,
+          resumeInSeconds: event.resumeInMs / 1000,
+          error: String(event.error),
+        });
       } else if (event.kind === "supervisorGaveUp") {
         log.error("supervisor gave up", {
           supervisor: event.supervisor,
+          reason: event.reason,
           error: String(event.error),
         });
       } else {

@@ -9,7 +9,7 @@ export interface BackoffPolicy {
 }
 
 export interface IntensityPolicy {
-  /** More than this many restarts within `withinMs` and the supervisor gives up. */
+  /** More than this many restarts of one child within `withinMs` and the supervisor gives up. */
   readonly maxRestarts: number;
   readonly withinMs: number;
 }

@@ -11,6 +11,7 @@ export type RuntimeCounter =
   | "failures"
   | "restarts"
   | "messagesDropped"
+  | "suspensions"
   | "escalations";
 
 export type RuntimeGauge = "mailboxDepth";
@@ -19,6 +20,15 @@ export type RuntimeGauge = "mailboxDepth";
 export type InFlightOutcome = "none" | "redelivered" | "absorbed" | "dropped";
 
 export type DropReason = "poisonMessage" | "stoppedWithoutDrain" | "crashedWhileStopping";
+
+/** Why a supervisor gave up; each counts something different against the restart intensity. */
+export type EscalationReason =
+  /** `child` was restarted more than `maxRestarts` times within `withinMs`. */
+  | "childRestarts"
+  /** More than `maxRestarts` of its children were suspended within `withinMs`; `child` is the last. */
+  | "childrenSuspended"
+  /** The supervisor's own `init` threw (`child` is the supervisor itself, `count` is 0). */
+  | "initFailed";
 
 export type RuntimeEvent =
   | {
@@ -40,15 +50,25 @@ export type RuntimeEvent =
     readonly count: number;
     readonly reason: DropReason;
   }
+  /** Restarted more often than the intensity allows: it rests for `resumeInMs`, then starts afresh. */
+  | {
+    readonly kind: "childSuspended";
+    readonly supervisor: string;
+    readonly actor: ActorLabels;
+    readonly error: unknown;
+    readonly restarts: number;
+    readonly resumeInMs: number;
+  }
   | { readonly kind: "terminateFailed"; readonly actor: ActorLabels; readonly error: unknown }
   /** Stopped for good: nothing more will be reported about this actor (this instance of it). */
   | { readonly kind: "actorStopped"; readonly actor: ActorLabels }
   | {
     readonly kind: "supervisorGaveUp";
     readonly supervisor: string;
+    readonly reason: EscalationReason;
     readonly child: ActorLabels;
     readonly error: unknown;
-    readonly restarts: number;
+    readonly count: number;
     readonly withinMs: number;
   };
 

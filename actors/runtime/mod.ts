@@ -17,6 +17,7 @@ export { systemClock } from "./clock.ts";
 export type {
   ActorLabels,
   DropReason,
+  EscalationReason,
   InFlightOutcome,
   RuntimeCounter,
   RuntimeEvent,
@@ -26,8 +27,8 @@ export type {
 export { guardedHooks, silentHooks } from "./hooks.ts";
 export type { Delivery, MailboxMode, PutBackOutcome } from "./mailbox.ts";
 export { Mailbox } from "./mailbox.ts";
-export type { ActorTemplate } from "./registry.ts";
-export { Registry } from "./registry.ts";
+export type { ActorTemplate, KeyedChildren, RegistrySpec } from "./registry.ts";
+export { Registry, spawnRegistry } from "./registry.ts";
 export type {
   ChildSummary,
   Escalation,

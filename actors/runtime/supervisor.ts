@@ -1,5 +1,13 @@
 // One-for-one supervisor: restarts a crashed child with backoff, gives up past a restart intensity.
 //
+// The intensity is counted per child, not across all children as OTP does: a supervisor holding
+// one actor per object would otherwise give up when ten different objects fail once each within a
+// minute (an API-server restart), although no single one of them is crash-looping.
+//
+// A supervisor of one actor per object (`exhaustedChild: "suspend"`) does not give up when one
+// child crash-loops: that child rests instead (see `#suspend`), so one broken object never stops
+// the actors of every other object nor, repeated, the process.
+//
 // As in OTP: a supervisor that gives up stops all its children (reverse start order) and fails
 // towards its own parent, which treats that as one more child crash — it restarts the nested
 // supervisor (whose `init` runs again) or, past its own intensity, gives up in turn. The root has
@@ -18,32 +26,56 @@ import {
 } from "./backoff.ts";
 import type { ChildStatus, ParentLink, StopOptions, SupervisedChild } from "./child.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
-import { type ActorLabels, guardedHooks, type RuntimeHooks, silentHooks } from "./hooks.ts";
+import {
+  type ActorLabels,
+  type EscalationReason,
+  guardedHooks,
+  type RuntimeHooks,
+  silentHooks,
+} from "./hooks.ts";
 
 export interface Escalation {
   readonly supervisor: string;
-  /** The child whose failure exceeded the intensity (a nested supervisor's failure is an EscalationError). */
+  readonly reason: EscalationReason;
+  /** The child whose failure made it give up (a nested supervisor's failure is an EscalationError). */
   readonly child: ActorLabels;
   readonly error: unknown;
-  readonly restarts: number;
+  /** What exceeded the intensity within `withinMs`, the last one included (see `reason`). */
+  readonly count: number;
   readonly withinMs: number;
 }
 
 /** How a nested supervisor's giving up reaches its parent as a child failure. */
 export class EscalationError extends Error {
   constructor(readonly escalation: Escalation) {
-    super(
-      `supervisor ${escalation.supervisor} gave up after ${escalation.restarts} restarts within ` +
-        `${escalation.withinMs} ms (last failure: ${escalation.child.name})`,
-      { cause: escalation.error },
-    );
+    super(`supervisor ${escalation.supervisor} gave up: ${describe(escalation)}`, {
+      cause: escalation.error,
+    });
     this.name = "EscalationError";
+  }
+}
+
+function describe({ reason, child, count, withinMs }: Escalation): string {
+  const who = `${child.kind} ${child.name}`;
+  switch (reason) {
+    case "childRestarts":
+      return `${who} restarted ${count} times within ${withinMs} ms`;
+    case "childrenSuspended":
+      return `${count} children suspended within ${withinMs} ms (the last: ${who})`;
+    case "initFailed":
+      return "its init failed";
   }
 }
 
 export interface SupervisorSpec {
   readonly name: string;
   readonly restart?: RestartPolicy;
+  /**
+   * What a child restarted more often than the intensity allows costs. "escalate" (OTP's rule and
+   * the default, for static children such as nested supervisors): this supervisor gives up.
+   * "suspend" (for one actor per object): that child alone rests for the intensity window.
+   */
+  readonly exhaustedChild?: "escalate" | "suspend";
   /** Spawns the static children; runs at start and again after every restart. */
   readonly init?: (supervisor: Supervisor) => void;
 }
@@ -75,6 +107,8 @@ type Upward =
 
 interface ChildEntry {
   readonly child: SupervisedChild;
+  /** This child's restart times still inside the intensity window. */
+  restarts: readonly number[];
   consecutiveFailures: number;
   restartTimer: TimerId | undefined;
 }
@@ -110,7 +144,8 @@ export class Supervisor implements SupervisedChild {
     healthy: (child) => this.#childHealthy(child),
   };
   #status: ChildStatus = "new";
-  #restarts: readonly number[] = [];
+  /** When children were suspended, inside the intensity window; forgotten on restart. */
+  #suspensions: readonly number[] = [];
   #givingUp: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -134,12 +169,12 @@ export class Supervisor implements SupervisedChild {
   start(): void {
     if (this.#status !== "new" && this.#status !== "crashed") return;
     this.#status = "running";
-    this.#restarts = [];
+    this.#suspensions = [];
     this.#givingUp = undefined;
     try {
       this.#spec.init?.(this);
     } catch (error) {
-      return this.#giveUp(this.labels, error);
+      return this.#giveUp({ reason: "initFailed", child: this.labels, error, count: 0 });
     }
     for (const [name, entry] of this.#children) this.#startWhenFree(name, entry.child);
   }
@@ -195,7 +230,12 @@ export class Supervisor implements SupervisedChild {
       void child.stop({ drain: false }); // a shut-down supervisor hands out dead refs
       return;
     }
-    this.#children.set(name, { child, consecutiveFailures: 0, restartTimer: undefined });
+    this.#children.set(name, {
+      child,
+      restarts: [],
+      consecutiveFailures: 0,
+      restartTimer: undefined,
+    });
     this.#startWhenFree(name, child);
   }
 
@@ -223,9 +263,15 @@ export class Supervisor implements SupervisedChild {
     // While stopping or giving up every child is being stopped anyway: no restarts.
     if (!entry || this.#status !== "running") return;
     const { intensity } = this.#policy;
-    this.#restarts = recordRestart(this.#restarts, this.#environment.clock.now(), intensity);
-    if (intensityExceeded(this.#restarts, intensity)) return this.#giveUp(child.labels, error);
-    this.#scheduleRestart(entry);
+    entry.restarts = recordRestart(entry.restarts, this.#environment.clock.now(), intensity);
+    if (!intensityExceeded(entry.restarts, intensity)) return this.#scheduleRestart(entry);
+    if (this.#spec.exhaustedChild === "suspend") return this.#suspend(entry, error);
+    this.#giveUp({
+      reason: "childRestarts",
+      child: child.labels,
+      error,
+      count: entry.restarts.length,
+    });
   }
 
   #scheduleRestart(entry: ChildEntry): void {
@@ -242,6 +288,48 @@ export class Supervisor implements SupervisedChild {
     entry.restartTimer = clock.setTimeout(() => this.#restart(entry), delayMs);
   }
 
+  /**
+   * A child past its intensity rests for the intensity window, then starts afresh; messages sent
+   * meanwhile wait in its mailbox. Why neither OTP's escalation nor forgetting it:
+   * - escalating would stop the actor of every other object, and repeated, exit the process: every
+   *   cluster unmanaged because one crashes;
+   * - a child given up for good would come back at its object's next watch event, which its own
+   *   status writes cause: the crash loop would go on with a fresh budget, and an object without
+   *   events would stay unmanaged until the resync. A rest is a real pause, and a bounded one.
+   * Many children exhausted at once is no longer one object's fault but ours (a bug in every
+   * pass, a broken dependency): past `maxRestarts` suspensions within the window this supervisor
+   * gives up, its parent rebuilds the subtree, and past the parent's intensity the process exits.
+   */
+  #suspend(entry: ChildEntry, error: unknown): void {
+    const { clock, hooks } = this.#environment;
+    const { intensity } = this.#policy;
+    this.#suspensions = recordRestart(this.#suspensions, clock.now(), intensity);
+    if (intensityExceeded(this.#suspensions, intensity)) {
+      return this.#giveUp({
+        reason: "childrenSuspended",
+        child: entry.child.labels,
+        error,
+        count: this.#suspensions.length,
+      });
+    }
+    hooks.count("suspensions", entry.child.labels, 1);
+    hooks.event({
+      kind: "childSuspended",
+      supervisor: this.name,
+      actor: entry.child.labels,
+      error,
+      restarts: entry.restarts.length,
+      resumeInMs: intensity.withinMs,
+    });
+    entry.restartTimer = clock.setTimeout(() => this.#resume(entry), intensity.withinMs);
+  }
+
+  #resume(entry: ChildEntry): void {
+    entry.restarts = [];
+    entry.consecutiveFailures = 0;
+    this.#restart(entry);
+  }
+
   #restart(entry: ChildEntry): void {
     entry.restartTimer = undefined;
     if (this.#status !== "running" || this.#entryOf(entry.child) !== entry) return;
@@ -249,15 +337,12 @@ export class Supervisor implements SupervisedChild {
     entry.child.start();
   }
 
-  #giveUp(child: ActorLabels, error: unknown): void {
+  #giveUp(cause: Omit<Escalation, "supervisor" | "withinMs">): void {
     this.#status = "crashed";
-    const { intensity } = this.#policy;
     const escalation: Escalation = {
       supervisor: this.name,
-      child,
-      error,
-      restarts: this.#restarts.length,
-      withinMs: intensity.withinMs,
+      ...cause,
+      withinMs: this.#policy.intensity.withinMs,
     };
     const { hooks } = this.#environment;
     hooks.count("escalations", this.labels, 1);

@@ -9,13 +9,17 @@ import { Registry } from "../../../observability/metrics.ts";
 
 function metrics() {
   const registry = new Registry();
-  const operator = operatorMetrics(registry, createLogger("error", {}, () => {}));
+  const logged: Record<string, unknown>[] = [];
+  const operator = operatorMetrics(
+    registry,
+    createLogger("error", {}, (line) => void logged.push(JSON.parse(line))),
+  );
   /** The sample lines of one metric (histograms: all of its _bucket, _sum and _count lines). */
   const lines = (name: string) =>
     registry.render().split("\n").filter((line) =>
       line.startsWith(`${name}{`) || line.startsWith(`${name} `)
     );
-  return { operator, lines };
+  return { operator, lines, logged };
 }
 
 const quiet = (name: string): ActorSpec<string> => ({
@@ -64,6 +68,39 @@ Deno.test("an actor respawned under a stopped one's name keeps its series", asyn
   assert.deepEqual(lines("etcd_operator_mailbox_depth"), [
     'etcd_operator_mailbox_depth{kind="EtcdCluster",name="EtcdCluster/ns/c"} 0',
   ]);
+  await root.stop();
+});
+
+Deno.test("an actor suspended for crashing too often is counted and logged as an error", async () => {
+  const { operator, lines, logged } = metrics();
+  const clock = manualClock();
+  const root = startSupervisor({
+    name: "root",
+    restart: {
+      backoff: { baseMs: 100, factor: 2, maxMs: 100, jitter: 0 },
+      intensity: { maxRestarts: 1, withinMs: 60_000 },
+    },
+    exhaustedChild: "suspend",
+    clock,
+    hooks: operator.hooks,
+    onEscalate: () => {},
+  });
+  root.spawn<string>({
+    kind: "EtcdCluster",
+    name: "ns/broken",
+    init: () => {
+      throw new Error("boom");
+    },
+  });
+  await clock.advance(100);
+  assert.deepEqual(lines("etcd_operator_actor_suspensions_total"), [
+    'etcd_operator_actor_suspensions_total{kind="EtcdCluster"} 1',
+  ]);
+  const suspended = logged.filter((line) => String(line.msg).includes("suspended"));
+  assert.deepEqual(
+    suspended.map(({ level, actor, resumeInSeconds }) => ({ level, actor, resumeInSeconds })),
+    [{ level: "error", actor: "EtcdCluster ns/broken", resumeInSeconds: 60 }],
+  );
   await root.stop();
 });
 

@@ -1,6 +1,7 @@
 // The supervisor: one-for-one restarts with backoff, redelivery, intensity, escalation, shutdown.
 import assert from "node:assert/strict";
 import type { ActorRef, ActorSpec } from "../../../../actors/runtime/actor.ts";
+import { defaultRestartPolicy } from "../../../../actors/runtime/backoff.ts";
 import { EscalationError } from "../../../../actors/runtime/supervisor.ts";
 import { settle } from "../../../../actors/runtime/testing.ts";
 import { policy, restartDelays, tree } from "./harness.ts";
@@ -179,6 +180,57 @@ Deno.test("backoff starts over once a restarted actor has handled a message", as
   await root.stop();
 });
 
+/** An actor whose init throws on its first `failures` starts, then runs, noting what it handles. */
+function failingStarts(name: string, failures: number, handled: string[] = []): ActorSpec<string> {
+  let starts = 0;
+  return {
+    kind: "EtcdCluster",
+    name,
+    init: () => {
+      if (starts++ < failures) throw new Error(`${name}: start ${starts} failed`);
+      return { handle: (message) => void handled.push(`${name} ${message}`) };
+    },
+  };
+}
+
+// Intensity 10 restarts in 60 s: the old count across children gave up on the eleventh failure of
+// any children at all.
+const perChildIntensity = [
+  {
+    case: "eleven children failing once each do not exhaust it",
+    failuresByChild: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    givenUpFor: [],
+  },
+  {
+    case: "a child at its limit of ten does not exhaust it for its siblings",
+    failuresByChild: [10, 1, 1],
+    givenUpFor: [],
+  },
+  {
+    case: "a child failing an eleventh time exhausts it",
+    failuresByChild: [11, 1],
+    givenUpFor: ["cluster-0"],
+  },
+] as const;
+
+for (const row of perChildIntensity) {
+  Deno.test(`restart intensity is counted per child: ${row.case}`, async () => {
+    const { root, clock, escalations } = tree(policy(10, 60_000));
+    row.failuresByChild.forEach((failures, index) =>
+      root.spawn(failingStarts(`cluster-${index}`, failures))
+    );
+    await clock.advance(10_000);
+    assert.deepEqual(escalations.map((escalation) => escalation.child.name), row.givenUpFor);
+    if (row.givenUpFor.length === 0) {
+      assert.deepEqual(
+        root.children().map((child) => child.status),
+        row.failuresByChild.map(() => "running"),
+      );
+    }
+    await root.stop();
+  });
+}
+
 Deno.test("restarts older than the intensity window do not count towards it", async () => {
   const { root, clock, escalations } = tree(policy(1, 1000));
   const seen: string[] = [];
@@ -205,7 +257,8 @@ Deno.test("past the restart intensity the supervisor stops its children and esca
   const [escalation] = escalations;
   assert.equal(escalation.supervisor, "root");
   assert.deepEqual(escalation.child, { kind: "Unreachable", name: "u" });
-  assert.equal(escalation.restarts, 3);
+  assert.equal(escalation.reason, "childRestarts");
+  assert.equal(escalation.count, 3);
   assert.match(String(escalation.error), /unreachable/);
   assert.equal(failing.status, "stopped");
   assert.equal(sibling.status, "stopped");
@@ -240,6 +293,75 @@ Deno.test("a nested supervisor that gives up is restarted by its parent and runs
   assert.deepEqual(nested.children(), [{ name: "worker-2", kind: "Flaky", status: "running" }]);
   assert.deepEqual(escalations, []);
   assert.equal(hooks.total("restarts", "clusters"), 1);
+  await root.stop();
+});
+
+Deno.test("a crash-looping child of a per-object supervisor rests for the intensity window while its siblings run on", async () => {
+  const { root, clock, hooks, escalations } = tree();
+  const clusters = root.spawnSupervisor({
+    name: "clusters",
+    restart: policy(2, 10_000),
+    exhaustedChild: "suspend",
+  });
+  const handled: string[] = [];
+  const broken = clusters.spawn(failingStarts("broken", 3, handled));
+  const sibling = clusters.spawn(failingStarts("sibling", 0, handled));
+  await clock.advance(100 + 200); // the third failure is one more than the intensity allows
+  assert.equal(broken.status, "crashed");
+  assert.equal(clusters.status, "running");
+  assert.deepEqual(escalations, []);
+  assert.equal(hooks.total("suspensions", "broken"), 1);
+  const suspended = hooks.events.flatMap((event) =>
+    event.kind === "childSuspended" ? [[event.actor.name, event.restarts, event.resumeInMs]] : []
+  );
+  assert.deepEqual(suspended, [["broken", 3, 10_000]]);
+  assert.equal(sibling.send("reconcile"), true);
+  assert.equal(broken.send("reconcile"), true, "a resting child's mailbox keeps what is sent");
+  await clock.advance(10_000 - 1);
+  assert.deepEqual(handled, ["sibling reconcile"]);
+  await clock.advance(1);
+  assert.equal(broken.status, "running");
+  assert.deepEqual(handled, ["sibling reconcile", "broken reconcile"]);
+  await root.stop();
+});
+
+// Only a child that crashes again soon after each restart (its backoff starting over) can be
+// suspended: backoff alone keeps one that never starts under the production intensity, at either
+// end of the jitter.
+for (const random of [0, 0.999]) {
+  Deno.test(`with the production policy a child that never starts is retried, never suspended (random ${random})`, async () => {
+    const { root, clock, hooks } = tree(defaultRestartPolicy, undefined, () => random);
+    const clusters = root.spawnSupervisor({
+      name: "clusters",
+      restart: defaultRestartPolicy,
+      exhaustedChild: "suspend",
+    });
+    const attempts = { count: 0 };
+    clusters.spawn(unreachable("u", attempts, () => true));
+    await clock.advance(5 * 60_000);
+    assert.equal(hooks.total("suspensions"), 0);
+    assert.ok(attempts.count >= 15, `retried every 30 s at most (${attempts.count} attempts)`);
+    await root.stop();
+  });
+}
+
+Deno.test("a per-object supervisor gives up once more of its children are suspended than its intensity allows", async () => {
+  const { root, clock, hooks, escalations } = tree();
+  const clusters = root.spawnSupervisor({
+    name: "clusters",
+    restart: policy(1, 10_000),
+    exhaustedChild: "suspend",
+  });
+  clusters.spawn(failingStarts("a", 100));
+  clusters.spawn(failingStarts("b", 100));
+  await clock.advance(100); // each fails a second time: a is suspended, then b is one too many
+  const gaveUp = hooks.events.flatMap((event) =>
+    event.kind === "supervisorGaveUp" ? [[event.supervisor, event.reason, event.count]] : []
+  );
+  assert.deepEqual(gaveUp, [["clusters", "childrenSuspended", 2]]);
+  assert.equal(clusters.status, "crashed");
+  assert.deepEqual(restartDelays(hooks, "clusters"), [100], "its parent restarts it");
+  assert.deepEqual(escalations, []);
   await root.stop();
 });
 
