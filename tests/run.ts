@@ -38,6 +38,19 @@ async function localClusterVariables(): Promise<Record<string, string>> {
   };
 }
 
+/**
+ * Programs the suites run that are not part of the cluster: helm renders the chart in unit tests,
+ * which run before (or without) the cluster that would otherwise build it. Cached after the first.
+ */
+async function buildTestTools(): Promise<void> {
+  const build = new Deno.Command("bash", {
+    args: [join(repoDir, "tests", "env", "build-binaries.sh"), "helm"],
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  if (!(await build.output()).success) throw new Error("building helm for the tests failed");
+}
+
 /** Counts test cases in Deno's JUnit report; a case with <failure> or <error> failed. */
 export function countJunit(xml: string): Counts {
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
@@ -84,6 +97,7 @@ if (import.meta.main) {
     let env: Record<string, string> = {};
     let counts: Counts;
     try {
+      await buildTestTools();
       if (suite === "e2e" && !Deno.env.get("KUBECONFIG")) env = await localClusterVariables();
       counts = await runSuite(suite, env);
     } catch (error) {

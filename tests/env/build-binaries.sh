@@ -79,15 +79,35 @@ build_local() {
   touch "$out/.complete"
 }
 
+# build_program NAME: one program of the environment, by the name the arguments use.
+build_program() {
+  case $1 in
+    pause) build_local pause "$here/images/pause" ;;
+    cri-teardown) build_local cri-teardown "$here/cri-teardown" ;;
+    etcd)
+      build etcd "$ETCD_VERSION" \
+        "go.etcd.io/etcd/server/v3@$ETCD_VERSION go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION go.etcd.io/etcd/etcdutl/v3@$ETCD_VERSION" \
+        "go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl go.etcd.io/etcd/etcdutl/v3=etcdutl"
+      ;;
+    kubernetes) build_kubernetes ;;
+    coredns) build coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "github.com/coredns/coredns=coredns" ;;
+    fake-gcs-server)
+      build fake-gcs-server "$FAKE_GCS_SERVER_VERSION" "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION" \
+        "github.com/fsouza/fake-gcs-server=fake-gcs-server"
+      ;;
+    minio) build minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "github.com/minio/minio=minio" ;;
+    # `helm version` should name the release, as the published binaries do.
+    helm)
+      build helm "$HELM_VERSION" "helm.sh/helm/v4@$HELM_VERSION" "helm.sh/helm/v4/cmd/helm=helm" \
+        "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+      ;;
+    *) log "unknown program $1" && return 2 ;;
+  esac
+}
+
+# No arguments: everything. Names: only those (the unit tests need helm, not a whole cluster).
 started=$SECONDS
-build_local pause "$here/images/pause"
-build_local cri-teardown "$here/cri-teardown"
-build etcd "$ETCD_VERSION" \
-  "go.etcd.io/etcd/server/v3@$ETCD_VERSION go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION go.etcd.io/etcd/etcdutl/v3@$ETCD_VERSION" \
-  "go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl go.etcd.io/etcd/etcdutl/v3=etcdutl"
-build_kubernetes
-build coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "github.com/coredns/coredns=coredns"
-build fake-gcs-server "$FAKE_GCS_SERVER_VERSION" "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION" \
-  "github.com/fsouza/fake-gcs-server=fake-gcs-server"
-build minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "github.com/minio/minio=minio"
-log "all binaries present in $cache/bin ($((SECONDS - started)) s this run)"
+for program in ${@:-pause cri-teardown etcd kubernetes coredns fake-gcs-server minio helm}; do
+  build_program "$program"
+done
+log "programs present in $cache/bin ($((SECONDS - started)) s this run)"

@@ -47,6 +47,7 @@ export const bin = {
   minio: () => join(binaryDir("minio", versions.MINIO_VERSION), "minio"),
   fakeGcs: () =>
     join(binaryDir("fake-gcs-server", versions.FAKE_GCS_SERVER_VERSION), "fake-gcs-server"),
+  helm: () => join(binaryDir("helm", versions.HELM_VERSION), "helm"),
   pause: () => localBinary("pause", join(envDir, "images", "pause")),
   criTeardown: () => localBinary("cri-teardown", join(envDir, "cri-teardown")),
   deno: () => join(cacheDir, `deno-${versions.DENO_VERSION}`, "node_modules", "deno", "deno"),

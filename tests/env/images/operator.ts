@@ -24,10 +24,28 @@ export interface AppSource {
   readonly files: readonly string[];
 }
 
-/** What never runs in the operator's container. */
-const notShipped = ["tests/", "tools/", "docs/"];
+/**
+ * The paths .dockerignore keeps out of the image: the Dockerfile and this recipe share the file,
+ * so they ship the same sources. Only plain paths are accepted, because a wildcard or `!` line
+ * would mean something to Docker that this reading does not do.
+ */
+export async function notShipped(root: string): Promise<string[]> {
+  const text = await Deno.readTextFile(join(root, ".dockerignore"));
+  const paths = text.split("\n").map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  const unsupported = paths.filter((path) => /[*?[\]!\\]/.test(path));
+  if (unsupported.length > 0) {
+    throw new Error(`.dockerignore: use plain paths, not patterns: ${unsupported.join(", ")}`);
+  }
+  return paths.map((path) => path.replace(/^\/+|\/+$/g, ""));
+}
 
-/** The files git would commit from the working tree (tracked or new, not ignored). */
+/** Whether `file` (relative to the repository) is one of `excluded` or lies under one of them. */
+export function isExcluded(file: string, excluded: readonly string[]): boolean {
+  return excluded.some((path) => file === path || file.startsWith(`${path}/`));
+}
+
+/** The files git would commit from the working tree (tracked or new, not ignored) that ship. */
 export async function repoSource(): Promise<AppSource> {
   const { stdout } = await run("git", [
     "-C",
@@ -38,8 +56,8 @@ export async function repoSource(): Promise<AppSource> {
     "--others",
     "--exclude-standard",
   ]);
-  const listed = stdout.split("\0")
-    .filter((file) => file !== "" && !notShipped.some((folder) => file.startsWith(folder)));
+  const excluded = await notShipped(repoDir);
+  const listed = stdout.split("\0").filter((file) => file !== "" && !isExcluded(file, excluded));
   const files: string[] = [];
   // --cached still lists a tracked file deleted from the working tree.
   for (const file of listed) if (await exists(join(repoDir, file))) files.push(file);

@@ -1,0 +1,97 @@
+{{/* Names, labels and the RBAC rules shared by the templates. */}}
+
+{{- define "etcd-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's name, prefixed with the chart's unless it already contains it. */}}
+{{- define "etcd-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "etcd-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "etcd-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "etcd-operator.labels" -}}
+{{ include "etcd-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "etcd-operator.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default (include "etcd-operator.fullname" .) -}}
+{{- end -}}
+
+{{- define "etcd-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/*
+Everything the operator may do where it watches. The same rules as config/rbac/role.yaml
+(tests/unit/chart_test.ts compares them): no secrets listing, no cluster-scoped writes.
+*/}}
+{{- define "etcd-operator.rules" -}}
+- apiGroups: [etcd.improbable.io]
+  resources: [etcdclusters, etcdpeers, etcdbackups, etcdbackupschedules, etcdrestores]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [etcd.improbable.io]
+  resources:
+    - etcdclusters/status
+    - etcdpeers/status
+    - etcdbackups/status
+    - etcdbackupschedules/status
+    - etcdrestores/status
+  verbs: [get, update, patch]
+# Owner references with blockOwnerDeletion need update on finalizers (enforced on OpenShift).
+- apiGroups: [etcd.improbable.io]
+  resources:
+    - etcdclusters/finalizers
+    - etcdpeers/finalizers
+    - etcdbackups/finalizers
+    - etcdbackupschedules/finalizers
+    - etcdrestores/finalizers
+  verbs: [update]
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, delete]
+# Reaching members from outside the cluster (`deno task dev`).
+- apiGroups: [""]
+  resources: [pods/portforward]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, update, patch, delete]
+# Object-store credentials named by spec.credentialsSecretRef: read one by name, never list.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* Leader election on a Lease, as config/rbac/leader_election_role.yaml. */}}
+{{- define "etcd-operator.leaderElectionRules" -}}
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
