@@ -114,6 +114,25 @@ async function createCluster(namespace: string): Promise<ClusterStatus> {
   return status;
 }
 
+/** Runs one operator per point, each armed to exit right there; fails if one never gets there. */
+async function killedAt(namespace: string, points: readonly string[]): Promise<void> {
+  for (const point of points) {
+    const operator = startOperator(["--namespace", namespace], {
+      env: { ETCD_OPERATOR_FAILPOINTS: point },
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      operator.exited,
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), 180_000)),
+    ]);
+    clearTimeout(timer);
+    await operator.stop();
+    if (code !== failpointExitCode) {
+      assert.fail(`the operator did not stop at ${point} (${code}):\n${operator.logs()}`);
+    }
+  }
+}
+
 const idOf = (status: ClusterStatus, name: string) =>
   status.members?.find((member) => member.name === name)?.id;
 
@@ -136,20 +155,7 @@ Deno.test("a member whose volume is lost is replaced, the operator killed after 
       "after:createPeers",
       "after:promote",
     ];
-    for (const point of points) {
-      const operator = startOperator(["--namespace", namespace.name], {
-        env: { ETCD_OPERATOR_FAILPOINTS: point },
-      });
-      const code = await Promise.race([
-        operator.exited,
-        new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 180_000)),
-      ]);
-      if (code !== failpointExitCode) {
-        await operator.stop();
-        assert.fail(`the operator did not stop at ${point} (${code}):\n${operator.logs()}`);
-      }
-      await operator.stop();
-    }
+    await killedAt(namespace.name, points);
     await using operator = startOperator(["--namespace", namespace.name]);
     const after = await waitHealthy(namespace.name, 3);
     const seconds = (Date.now() - started) / 1000;
@@ -314,4 +320,48 @@ Deno.test("a mistyped version rolled back re-creates the member that could never
     if (!writerStopped) await writer.stop();
   }
   void operator;
+});
+
+Deno.test("scaling down and up resume after the operator is killed after every step, under a writer", async () => {
+  await using namespace = await temporaryNamespace("killedscale");
+  await createCluster(namespace.name);
+  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
+  let writerStopped = false;
+  try {
+    const scale = (replicas: number) =>
+      kubectlOk([
+        "scale",
+        "etcdcluster",
+        "-n",
+        namespace.name,
+        clusterName,
+        "--replicas",
+        String(replicas),
+      ]);
+    let started = Date.now();
+    await scale(2);
+    await killedAt(namespace.name, ["after:removeMember", "deletePeer:afterVolume"]);
+    {
+      await using operator = startOperator(["--namespace", namespace.name]);
+      await waitHealthy(namespace.name, 2);
+      void operator;
+    }
+    console.log(`killed scale-down: at 2 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // The removed member's volume went before its peer: nothing of it is left to mount.
+    const claims = await kubectlOk(["get", "pvc", "-n", namespace.name, "-o", "name"]);
+    assert.ok(!claims.includes(`${clusterName}-2`), `${clusterName}-2's volume is gone: ${claims}`);
+    started = Date.now();
+    await scale(3);
+    await killedAt(namespace.name, ["after:addLearner", "after:createPeers", "after:promote"]);
+    {
+      await using operator = startOperator(["--namespace", namespace.name]);
+      await waitHealthy(namespace.name, 3);
+      void operator;
+    }
+    console.log(`killed scale-up: at 3 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    writerStopped = true;
+    await finishWriter(writer, "killed scaling");
+  } finally {
+    if (!writerStopped) await writer.stop();
+  }
 });
