@@ -110,6 +110,7 @@ export const objectURLCases: readonly URLCase[] = [
   { name: "a region with a space", url: "s3://b/k?region=EU%20West", refused: "invalidRegion" },
   { name: "an empty region", url: "s3://b/k?region=", refused: "invalidRegion" },
   { name: "a region with underscores", url: "s3://b/k?region=us_east_1", refused: "invalidRegion" },
+  { name: "a URL of 2048 characters", url: `s3://b/${"k".repeat(2048 - "s3://b/".length)}` },
   {
     name: "a URL of 2049 characters",
     url: `s3://b/${"k".repeat(2049 - "s3://b/".length)}`,

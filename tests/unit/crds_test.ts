@@ -1,6 +1,13 @@
 // The CRDs in crds/ as data: names, subresources, documented schemas and consistent copies.
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
+import {
+  celRule,
+  maxObjectURLLength,
+  objectURLRules,
+  objectURLTemplateRules,
+  type URLRule,
+} from "../../objectstore/url_rules.ts";
 
 type Schema = {
   readonly description?: string;
@@ -420,5 +427,32 @@ Deno.test("podTemplate.affinity is typed at the top and open below", () => {
   ]);
   for (const child of Object.values(affinity.properties ?? {})) {
     assert.equal(child["x-kubernetes-preserve-unknown-fields"], true);
+  }
+});
+
+Deno.test("every object URL field carries exactly the parser's rules (objectstore/url_rules.ts) as CEL", () => {
+  const fields: [string, string, readonly URLRule[]][] = [
+    ["EtcdRestore", "spec.source.objectURL", objectURLRules],
+    ["EtcdBackup", "spec.destination.objectURLTemplate", objectURLTemplateRules],
+    [
+      "EtcdBackupSchedule",
+      "spec.backupTemplate.destination.objectURLTemplate",
+      objectURLTemplateRules,
+    ],
+  ];
+  for (const [kind, path, rules] of fields) {
+    const schema = schemaAt(kind, path) as Schema & { maxLength?: number };
+    assert.equal(schema.maxLength, maxObjectURLLength, `${kind} ${path}`);
+    assert.deepEqual(
+      schema["x-kubernetes-validations"],
+      rules.map((rule) => ({ rule: celRule(rule), message: rule.message })),
+      `${kind} ${path}: paste what tools/crd_url_rules.ts prints`,
+    );
+  }
+});
+
+Deno.test("the object URL patterns fit in a CEL raw string", () => {
+  for (const rule of [...objectURLRules, ...objectURLTemplateRules]) {
+    assert.doesNotMatch(`${rule.when ?? ""}${rule.pattern}`, /'/, rule.kind);
   }
 });
