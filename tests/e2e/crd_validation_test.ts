@@ -50,10 +50,10 @@ function edited(manifest: Manifest, edits: readonly Edit[]): Manifest {
   return copy;
 }
 
-/** A server-side dry-run create: full validation, nothing stored. */
-function dryRunCreate(namespace: string, manifest: Manifest): Promise<CommandResult> {
+/** A server-side dry-run create: full validation, nothing stored. Text is sent as written (YAML). */
+function dryRunCreate(namespace: string, manifest: Manifest | string): Promise<CommandResult> {
   return kubectl(["create", "--dry-run=server", "-n", namespace, "-o", "json", "-f", "-"], {
-    stdin: JSON.stringify(manifest),
+    stdin: typeof manifest === "string" ? manifest : JSON.stringify(manifest),
   });
 }
 
@@ -85,9 +85,10 @@ function assertRejected(result: CommandResult, field: string, message: RegExp): 
     false,
     `expected a rejection naming ${field}, got:\n${result.stdout}`,
   );
+  // Schema and CEL errors read "<field>: …"; strict decoding names a misspelt field in quotes.
   assert.ok(
-    result.stderr.includes(`${field}:`),
-    `the rejection should name ${field}:\n${result.stderr}`,
+    result.stderr.includes(`${field}:`) || result.stderr.includes(`unknown field "${field}"`),
+    `the rejection should name ${field}:\n${result.stderr.slice(0, 4000)}`,
   );
   assert.match(result.stderr, message);
 }
@@ -607,13 +608,17 @@ Deno.test("an EtcdBackupSchedule's schedule, limits and suspension can be edited
 
 interface TableCase {
   readonly name: string;
-  readonly manifest: () => Manifest;
+  /** A manifest, or YAML text for spellings JSON cannot carry (hex numbers). */
+  readonly manifest: () => Manifest | string;
   /** `undefined`: accepted. */
   readonly refused?: { readonly field: string; readonly message: RegExp };
 }
 
 /** Starts every dry run at once but lets only `parallel` kubectl processes run at a time. */
-function dryRunAll(manifests: readonly Manifest[], parallel = 4): Promise<CommandResult>[] {
+function dryRunAll(
+  manifests: readonly (Manifest | string)[],
+  parallel = 4,
+): Promise<CommandResult>[] {
   let running = 0;
   const waiting: (() => void)[] = [];
   const slot = async () => {
@@ -682,4 +687,162 @@ tableTest(
     "etcdbackup",
     "spec.destination.objectURLTemplate",
   ),
+);
+
+type Kind = Sample | "etcdpeer";
+
+function base(kind: Kind): Manifest {
+  return kind === "etcdpeer" ? structuredClone(peer) : sample(kind);
+}
+
+function accepted(name: string, kind: Kind, ...edits: Edit[]): TableCase {
+  return { name, manifest: () => edited(base(kind), edits) };
+}
+
+function refused(
+  name: string,
+  kind: Kind,
+  edits: Edit[],
+  field: string,
+  message: RegExp,
+): TableCase {
+  return { name, manifest: () => edited(base(kind), edits), refused: { field, message } };
+}
+
+const initialCluster = "spec.bootstrap.static.initialCluster";
+const member = (name: string, host: string) => ({ name, host });
+
+tableTest("names: EtcdPeer names, clusterNames and hosts are DNS names", [
+  accepted("the peer my-cluster-10", "etcdpeer", set("metadata.name", "my-cluster-10")),
+  ...[
+    ["dots", "my.cluster-0"],
+    ["upper case", "My-Cluster-0"],
+    ["64 characters", `${"a".repeat(61)}-10`],
+    ["a leading dash", "-my-cluster-0"],
+    ["unicode", "clüster-0"],
+  ].map(([what, name]) =>
+    refused(
+      `a peer name with ${what}`,
+      "etcdpeer",
+      [set("metadata.name", name)],
+      "metadata.name",
+      /must be a DNS label|Too long/,
+    )
+  ),
+  ...[
+    ["dots", "my.cluster"],
+    ["upper case", "My-Cluster"],
+    ["a space", "my cluster"],
+    ["60 characters", "a".repeat(60)],
+    ["a leading dash", "-my-cluster"],
+    ["a leading digit", "0-cluster"],
+    ["unicode", "clüster"],
+  ].flatMap(([what, name]) => [
+    refused(
+      `a peer's clusterName with ${what}`,
+      "etcdpeer",
+      [set("spec.clusterName", name)],
+      "spec.clusterName",
+      /clusterName must be the name of an EtcdCluster|Too long/,
+    ),
+    refused(
+      `a restore's clusterName with ${what}`,
+      "etcdrestore",
+      [set("spec.clusterTemplate.clusterName", name)],
+      "spec.clusterTemplate.clusterName",
+      /clusterName "[^"]*" must be a DNS label|Too long/,
+    ),
+  ]),
+  refused(
+    "an EtcdCluster named in unicode",
+    "etcdcluster",
+    [set("metadata.name", "clüster")],
+    "metadata.name",
+    /must be a DNS label/,
+  ),
+  refused(
+    "an EtcdCluster named with 60 characters",
+    "etcdcluster",
+    [set("metadata.name", "a".repeat(60))],
+    "metadata.name",
+    /Too long/,
+  ),
+  accepted(
+    "initial members reached by IP and by service name",
+    "etcdpeer",
+    set(initialCluster, [
+      member("my-cluster-0", "my-cluster-0.my-cluster.default.svc"),
+      member("my-cluster-1", "10.0.0.5"),
+    ]),
+  ),
+  ...[
+    ["empty", ""],
+    ["a URL", "http://my-cluster-0.my-cluster:2380"],
+    ["a port", "my-cluster-0.my-cluster:2380"],
+    ["a space", "my-cluster-0 .my-cluster"],
+    ["upper case", "My-Cluster-0.my-cluster"],
+    ["unicode", "clüster-0.my-cluster"],
+    ["254 characters", `${"a.".repeat(126)}aa`],
+  ].map(([what, host]) =>
+    refused(
+      `a host that is ${what}`,
+      "etcdpeer",
+      [set(initialCluster, [member("my-cluster-0", host)])],
+      `${initialCluster}[0].host`,
+      /host must be a DNS name|Too long/,
+    )
+  ),
+  refused(
+    "an initial member whose name is not a peer name",
+    "etcdpeer",
+    [set(initialCluster, [member("my_cluster_0", "my-cluster-0.my-cluster")])],
+    `${initialCluster}[0].name`,
+    /a member's name is the name of its EtcdPeer/,
+  ),
+  refused(
+    "an initial cluster naming a member twice",
+    "etcdpeer",
+    [set(initialCluster, [member("a-0", "a-0.a"), member("a-0", "a-1.a")])],
+    initialCluster,
+    /must name each member once/,
+  ),
+  refused(
+    "an initial cluster of ten members",
+    "etcdpeer",
+    [set(initialCluster, [...Array(10).keys()].map((i) => member(`a-${i}`, `a-${i}.a`)))],
+    initialCluster,
+    /Too many: 10: must have at most 9 items/,
+  ),
+]);
+
+const secretName = {
+  etcdbackup: "spec.credentialsSecretRef.name",
+  etcdbackupschedule: "spec.backupTemplate.credentialsSecretRef.name",
+  etcdrestore: "spec.credentialsSecretRef.name",
+} as const;
+
+tableTest(
+  "secret references: credentialsSecretRef names a Secret, never a path",
+  (["etcdbackup", "etcdbackupschedule", "etcdrestore"] as const).flatMap((kind) => [
+    accepted(`${kind}: minio`, kind, set(secretName[kind], "minio")),
+    accepted(`${kind}: store-credentials.v2`, kind, set(secretName[kind], "store-credentials.v2")),
+    ...[
+      ["empty", ""],
+      ["upper case", "Minio"],
+      ["a slash", "minio/keys"],
+      ["a parent path", "../minio"],
+      ["two dots", "minio..v2"],
+      ["a space", "minio keys"],
+      ["unicode", "mïnio"],
+      ["254 characters", "a".repeat(254)],
+    ].map(([what, name]) =>
+      refused(
+        `${kind}: a Secret name with ${what}`,
+        kind,
+        [set(secretName[kind], name)],
+        secretName[kind],
+        /must name a Secret in the same namespace|Too long|at least 1 chars long/,
+      )
+    ),
+  ]),
 );
