@@ -846,3 +846,85 @@ tableTest(
     ),
   ]),
 );
+
+/** The sample's YAML with one line rewritten: how a user writes 1e9 or 0x3B9ACA00. */
+function sampleText(kind: Sample, line: RegExp, replacement: string): () => string {
+  return () => {
+    const path = new URL(`config/samples/etcd_v1alpha1_${kind}.yaml`, repoRoot);
+    const text = Deno.readTextFileSync(path);
+    assert.match(text, line);
+    return text.replace(line, replacement);
+  };
+}
+
+const historyLimits = ["spec.successfulBackupsHistoryLimit", "spec.failedBackupsHistoryLimit"];
+
+tableTest("integers: replicas and history limits have sensible upper bounds", [
+  accepted("9 replicas", "etcdcluster", set("spec.replicas", 9)),
+  accepted("9 replicas in a restore", "etcdrestore", set("spec.clusterTemplate.spec.replicas", 9)),
+  ...[10, 2 ** 31 - 1, 10 ** 9].map((replicas) =>
+    refused(
+      `${replicas} replicas`,
+      "etcdcluster",
+      [set("spec.replicas", replicas)],
+      "spec.replicas",
+      /less than or equal to 9/,
+    )
+  ),
+  refused(
+    "10 replicas in a restore",
+    "etcdrestore",
+    [set("spec.clusterTemplate.spec.replicas", 10)],
+    "spec.clusterTemplate.spec.replicas",
+    /less than or equal to 9/,
+  ),
+  refused(
+    "-1 replicas",
+    "etcdcluster",
+    [set("spec.replicas", -1)],
+    "spec.replicas",
+    /greater than or equal to 1/,
+  ),
+  ...["1e9", "0x3B9ACA00"].map((spelling) => ({
+    name: `replicas written ${spelling}`,
+    manifest: sampleText("etcdcluster", /^ {2}replicas: 3$/m, `  replicas: ${spelling}`),
+    refused: { field: "spec.replicas", message: /less than or equal to 9/ },
+  })),
+  ...historyLimits.flatMap((field) => [
+    accepted(`${field} 0`, "etcdbackupschedule", set(field, 0)),
+    accepted(`${field} 1000`, "etcdbackupschedule", set(field, 1000)),
+    ...[1001, 2 ** 31].map((limit) =>
+      refused(
+        `${field} ${limit}`,
+        "etcdbackupschedule",
+        [set(field, limit)],
+        field,
+        /less than or equal to 1000/,
+      )
+    ),
+  ]),
+  {
+    name: "a history limit written 1e9",
+    manifest: sampleText(
+      "etcdbackupschedule",
+      /^ {2}successfulBackupsHistoryLimit: 3$/m,
+      "  successfulBackupsHistoryLimit: 1e9",
+    ),
+    refused: { field: "spec.successfulBackupsHistoryLimit", message: /less than or equal to 1000/ },
+  },
+]);
+
+Deno.test("kubectl scale etcdcluster --replicas 10 is refused: at most 9 members", async () => {
+  await using namespace = await temporaryNamespace("crd-scale-max");
+  await create(namespace.name, sample("etcdcluster"));
+  const result = await kubectl([
+    "scale",
+    "-n",
+    namespace.name,
+    "etcdcluster",
+    "my-cluster",
+    "--replicas",
+    "10",
+  ]);
+  assertRejected(result, "spec.replicas", /less than or equal to 9/);
+});
