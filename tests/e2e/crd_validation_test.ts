@@ -220,7 +220,7 @@ const rejectedAtCreation: readonly Rejection[] = [
     sample: "etcdbackup",
     edits: [set("spec.source.clusterURL", "my-cluster:2379")],
     field: "spec.source.clusterURL",
-    message: /clusterURL "my-cluster:2379" must be an http:\/\/ or https:\/\/ URL/,
+    message: /clusterURL must start with http:\/\/ or https:\/\//,
   },
   {
     name: "an EtcdBackup without a destination is rejected",
@@ -928,3 +928,40 @@ Deno.test("kubectl scale etcdcluster --replicas 10 is refused: at most 9 members
   ]);
   assertRejected(result, "spec.replicas", /less than or equal to 9/);
 });
+
+const clusterURLField = {
+  etcdbackup: "spec.source.clusterURL",
+  etcdbackupschedule: "spec.backupTemplate.source.clusterURL",
+} as const;
+
+tableTest(
+  "cluster URLs: clusterURL is one member's http(s) URL: a host, a port and nothing more",
+  (["etcdbackup", "etcdbackupschedule"] as const).flatMap((kind) => {
+    const field = clusterURLField[kind];
+    return [
+      ...[
+        "http://my-cluster-0.my-cluster:2379",
+        "https://my-cluster-0.my-cluster.default.svc:2379/",
+        "http://10.0.0.5:2379",
+        "http://[fd00::5]:2379",
+        "http://my-cluster-client",
+      ].map((url) => accepted(`${kind}: ${url}`, kind, set(field, url))),
+      ...[
+        ["an empty host", "http://:2379", /must be scheme:\/\/host:port and nothing more/],
+        ["port 99999", "http://my-cluster-0.my-cluster:99999", /port must be a number from 1/],
+        ["port 0", "http://my-cluster-0.my-cluster:0", /port must be a number from 1/],
+        ["credentials", "http://root:secret@my-cluster-0.my-cluster:2379", /credentials/],
+        ["a fragment", "http://my-cluster-0.my-cluster:2379#leader", /and nothing more/],
+        ["a comma list", "http://a.c:2379,http://b.c:2379", /one member's URL, not a list/],
+        ["no scheme", "my-cluster:2379", /must start with http:\/\/ or https:\/\//],
+        ["another scheme", "unix:///var/run/etcd.sock", /must start with http:\/\/ or https/],
+        ["a path", "http://my-cluster-0.my-cluster:2379/v3/kv", /and nothing more/],
+        ["a query", "http://my-cluster-0.my-cluster:2379?x=1", /and nothing more/],
+        ["a space", "http://my cluster:2379", /and nothing more/],
+        ["2049 characters", `http://${"a".repeat(2037)}.c:2379`, /Too long/],
+      ].map(([what, url, message]) =>
+        refused(`${kind}: ${what}`, kind, [set(field, url as string)], field, message as RegExp)
+      ),
+    ];
+  }),
+);
