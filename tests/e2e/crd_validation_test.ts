@@ -965,3 +965,122 @@ tableTest(
     ];
   }),
 );
+
+const selector = `${claim}.selector`;
+const restoreClaim = "spec.clusterTemplate.spec.storage.volumeClaimTemplate";
+
+tableTest("storage: storage class names are DNS subdomains and selectors are label selectors", [
+  accepted(
+    "the class fast-ssd.example.com",
+    "etcdcluster",
+    set(`${claim}.storageClassName`, "fast-ssd.example.com"),
+  ),
+  accepted(
+    "a selector by zone label and by expression",
+    "etcdcluster",
+    set(selector, {
+      matchLabels: { "topology.kubernetes.io/zone": "eu-west-1a", tier: "" },
+      matchExpressions: [
+        { key: "disk", operator: "In", values: ["ssd", "nvme"] },
+        { key: "example.com/retired", operator: "DoesNotExist" },
+      ],
+    }),
+  ),
+  ...[
+    ["upper case", "Fast"],
+    ["an underscore", "fast_ssd"],
+    ["a slash", "ssd/fast"],
+    ["a space", "fast ssd"],
+    ["unicode", "schnëll"],
+    ["300 KiB", "a".repeat(300 * 1024)],
+  ].flatMap(([what, name]) => [
+    refused(
+      `a class name with ${what}`,
+      "etcdcluster",
+      [set(`${claim}.storageClassName`, name)],
+      `${claim}.storageClassName`,
+      /storageClassName must name a StorageClass|Too long/,
+    ),
+    refused(
+      `a restore's class name with ${what}`,
+      "etcdrestore",
+      [set(`${restoreClaim}.storageClassName`, name)],
+      `${restoreClaim}.storageClassName`,
+      /storageClassName must name a StorageClass|Too long/,
+    ),
+  ]),
+  refused(
+    "a peer's class name in upper case",
+    "etcdpeer",
+    [set(`${claim}.storageClassName`, "Fast")],
+    `${claim}.storageClassName`,
+    /storageClassName must name a StorageClass/,
+  ),
+  refused(
+    "an unknown selector operator",
+    "etcdcluster",
+    [set(selector, { matchExpressions: [{ key: "disk", operator: "Equals", values: ["ssd"] }] })],
+    `${selector}.matchExpressions[0].operator`,
+    /Unsupported value: "Equals"/,
+  ),
+  refused(
+    "In without values",
+    "etcdcluster",
+    [set(selector, { matchExpressions: [{ key: "disk", operator: "In" }] })],
+    `${selector}.matchExpressions[0]`,
+    /values must be given for the operators In and NotIn/,
+  ),
+  refused(
+    "Exists with values",
+    "etcdcluster",
+    [set(selector, { matchExpressions: [{ key: "disk", operator: "Exists", values: ["x"] }] })],
+    `${selector}.matchExpressions[0]`,
+    /must be empty for Exists and DoesNotExist/,
+  ),
+  refused(
+    "an expression key with a space",
+    "etcdcluster",
+    [set(selector, { matchExpressions: [{ key: "bad key", operator: "Exists" }] })],
+    `${selector}.matchExpressions[0].key`,
+    /key must be a Kubernetes qualified name/,
+  ),
+  refused(
+    "a label value that is not one",
+    "etcdcluster",
+    [set(selector, { matchLabels: { disk: "not a value!" } })],
+    `${selector}.matchLabels`,
+    /label values have at most 63 letters/,
+  ),
+  refused(
+    "a label key with a leading dash",
+    "etcdrestore",
+    [set(`${restoreClaim}.selector`, { matchLabels: { "-disk": "ssd" } })],
+    `${restoreClaim}.selector.matchLabels`,
+    /label keys must be Kubernetes qualified names/,
+  ),
+  refused(
+    "a label key in unicode",
+    "etcdcluster",
+    [set(selector, { matchLabels: { "dïsk": "ssd" } })],
+    `${selector}.matchLabels`,
+    /label keys must be Kubernetes qualified names/,
+  ),
+  refused(
+    "17 expressions",
+    "etcdcluster",
+    [
+      set(selector, {
+        matchExpressions: [...Array(17).keys()].map((i) => ({ key: `k${i}`, operator: "Exists" })),
+      }),
+    ],
+    `${selector}.matchExpressions`,
+    /Too many: 17: must have at most 16 items/,
+  ),
+  refused(
+    "a selector field that does not exist",
+    "etcdcluster",
+    [set(selector, { matchLabel: { disk: "ssd" } })],
+    `${selector}.matchLabel`,
+    /unknown field/,
+  ),
+]);
