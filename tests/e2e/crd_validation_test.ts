@@ -1084,3 +1084,400 @@ tableTest("storage: storage class names are DNS subdomains and selectors are lab
     /unknown field/,
   ),
 ]);
+
+/** A path whose last step is a key that may hold dots (an annotation or label key). */
+const keyed = (path: string, key: string): Edit => ({ path: [...path.split("."), key] });
+const setKey = (path: string, key: string, value: Json): Edit => ({ ...keyed(path, key), value });
+
+const resourcesPath = "spec.podTemplate.resources";
+const affinityPath = "spec.podTemplate.affinity";
+const antiRequired =
+  `${affinityPath}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution`;
+const antiPreferred =
+  `${affinityPath}.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution`;
+const nodeRequired = `${affinityPath}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`;
+const nodePreferred =
+  `${affinityPath}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution`;
+const byCluster = {
+  matchExpressions: [{
+    key: "etcd.improbable.io/cluster-name",
+    operator: "In",
+    values: ["my-cluster"],
+  }],
+};
+const nodeTerm = (expression: Json) => ({
+  nodeSelectorTerms: [{ matchExpressions: [expression] }],
+});
+
+tableTest("podTemplate: resources and affinity are refused as the Pod API would refuse them", [
+  accepted(
+    "limits and requests of cpu, memory and ephemeral-storage",
+    "etcdcluster",
+    set(resourcesPath, {
+      limits: { cpu: 2, memory: "1Gi", "ephemeral-storage": "2Gi" },
+      requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "1Gi" },
+    }),
+  ),
+  accepted("requests only", "etcdcluster", set(resourcesPath, { requests: { cpu: "100m" } })),
+  refused(
+    "a negative cpu limit",
+    "etcdcluster",
+    [set(`${resourcesPath}.limits.cpu`, "-1")],
+    `${resourcesPath}.limits`,
+    /may not be negative/,
+  ),
+  refused(
+    "a negative integer cpu limit",
+    "etcdcluster",
+    [set(`${resourcesPath}.limits.cpu`, -1)],
+    `${resourcesPath}.limits`,
+    /may not be negative/,
+  ),
+  refused(
+    "a negative memory request in a restore",
+    "etcdrestore",
+    [set(`spec.clusterTemplate.${resourcesPath}.requests.memory`, "-200Mi")],
+    `spec.clusterTemplate.${resourcesPath}.requests`,
+    /may not be negative/,
+  ),
+  refused(
+    "a cpu request above the cpu limit",
+    "etcdcluster",
+    [set(`${resourcesPath}.requests.cpu`, "500m")],
+    resourcesPath,
+    /a request may not exceed its limit/,
+  ),
+  refused(
+    "a memory request above the memory limit, in a peer",
+    "etcdpeer",
+    [set(resourcesPath, { limits: { memory: "512Mi" }, requests: { memory: "1Gi" } })],
+    resourcesPath,
+    /a request may not exceed its limit/,
+  ),
+  ...["gpu", "nvidia.com/gpu", "storage"].map((name) =>
+    refused(
+      `the resource ${name}`,
+      "etcdcluster",
+      [setKey(`${resourcesPath}.limits`, name, 1)],
+      `${resourcesPath}.limits`,
+      /can only be cpu, memory and ephemeral-storage/,
+    )
+  ),
+  refused(
+    "a quantity that is not one",
+    "etcdcluster",
+    [set(`${resourcesPath}.limits.cpu`, "lots")],
+    `${resourcesPath}.limits.cpu`,
+    /should match/,
+  ),
+  accepted(
+    "required anti-affinity per host",
+    "etcdcluster",
+    set(antiRequired, [{ labelSelector: byCluster, topologyKey: "kubernetes.io/hostname" }]),
+  ),
+  accepted(
+    "node affinity by label, by number and by name",
+    "etcdcluster",
+    set(`${affinityPath}.nodeAffinity`, {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [
+          {
+            matchExpressions: [
+              { key: "node-role.kubernetes.io/etcd", operator: "Exists" },
+              { key: "example.com/generation", operator: "Gt", values: ["3"] },
+            ],
+          },
+          { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-1"] }] },
+        ],
+      },
+      preferredDuringSchedulingIgnoredDuringExecution: [{
+        weight: 50,
+        preference: { matchExpressions: [{ key: "disk", operator: "In", values: ["ssd"] }] },
+      }],
+    }),
+  ),
+  accepted(
+    "pod affinity across namespaces, with matchLabelKeys",
+    "etcdcluster",
+    set(`${affinityPath}.podAffinity.requiredDuringSchedulingIgnoredDuringExecution`, [{
+      labelSelector: { matchLabels: { app: "api" } },
+      namespaces: ["team-a"],
+      namespaceSelector: { matchLabels: { tier: "backend" } },
+      topologyKey: "topology.kubernetes.io/zone",
+      matchLabelKeys: ["pod-template-hash"],
+    }]),
+  ),
+  refused(
+    "anti-affinity without a topologyKey",
+    "etcdcluster",
+    [set(antiRequired, [{ labelSelector: byCluster }])],
+    `${antiRequired}[0].topologyKey`,
+    /Required value/,
+  ),
+  refused(
+    "preferred anti-affinity without a topologyKey, in a restore",
+    "etcdrestore",
+    [
+      set(`spec.clusterTemplate.${antiPreferred}`, [{
+        weight: 100,
+        podAffinityTerm: { labelSelector: byCluster },
+      }]),
+    ],
+    `spec.clusterTemplate.${antiPreferred}[0].podAffinityTerm.topologyKey`,
+    /Required value/,
+  ),
+  refused(
+    "an empty topologyKey",
+    "etcdpeer",
+    [set(antiRequired, [{ labelSelector: byCluster, topologyKey: "" }])],
+    `${antiRequired}[0].topologyKey`,
+    /at least 1 chars long/,
+  ),
+  refused(
+    "a topologyKey that is no label key",
+    "etcdcluster",
+    [set(antiRequired, [{ labelSelector: byCluster, topologyKey: "kubernetes io/hostname" }])],
+    `${antiRequired}[0].topologyKey`,
+    /topologyKey must be a node label key/,
+  ),
+  refused(
+    "a pod affinity term selecting In without values",
+    "etcdcluster",
+    [
+      set(antiRequired, [{
+        labelSelector: { matchExpressions: [{ key: "app", operator: "In" }] },
+        topologyKey: "kubernetes.io/hostname",
+      }]),
+    ],
+    `${antiRequired}[0].labelSelector.matchExpressions[0]`,
+    /values must be given for the operators In and NotIn/,
+  ),
+  refused(
+    "a namespace that is not a DNS label",
+    "etcdcluster",
+    [set(antiRequired, [{ namespaces: ["Team_A"], topologyKey: "kubernetes.io/hostname" }])],
+    `${antiRequired}[0].namespaces[0]`,
+    /a namespace name is a DNS label/,
+  ),
+  refused(
+    "matchLabelKeys without a labelSelector",
+    "etcdcluster",
+    [set(antiRequired, [{ matchLabelKeys: ["app"], topologyKey: "kubernetes.io/hostname" }])],
+    `${antiRequired}[0]`,
+    /can only be used with a labelSelector/,
+  ),
+  refused(
+    "a key in both matchLabelKeys and mismatchLabelKeys",
+    "etcdcluster",
+    [
+      set(antiRequired, [{
+        labelSelector: byCluster,
+        matchLabelKeys: ["app"],
+        mismatchLabelKeys: ["app"],
+        topologyKey: "kubernetes.io/hostname",
+      }]),
+    ],
+    `${antiRequired}[0]`,
+    /may not be in both matchLabelKeys and mismatchLabelKeys/,
+  ),
+  refused(
+    "nine required anti-affinity terms",
+    "etcdcluster",
+    [
+      set(
+        antiRequired,
+        [...Array(9).keys()].map(() => ({ topologyKey: "kubernetes.io/hostname" })),
+      ),
+    ],
+    antiRequired,
+    /Too many: 9: must have at most 8 items/,
+  ),
+  refused(
+    "required node affinity without terms",
+    "etcdcluster",
+    [set(nodeRequired, { nodeSelectorTerms: [] })],
+    `${nodeRequired}.nodeSelectorTerms`,
+    /should have at least 1 items/,
+  ),
+  refused(
+    "required node affinity with nodeSelectorTerms misspelt",
+    "etcdcluster",
+    [set(nodeRequired, { nodeSelectorTerm: [] })],
+    `${nodeRequired}.nodeSelectorTerm`,
+    /unknown field/,
+  ),
+  refused(
+    "a node requirement with the operator Equals",
+    "etcdcluster",
+    [set(nodeRequired, nodeTerm({ key: "disk", operator: "Equals", values: ["ssd"] }))],
+    `${nodeRequired}.nodeSelectorTerms[0].matchExpressions[0].operator`,
+    /Unsupported value: "Equals"/,
+  ),
+  refused(
+    "a node requirement In without values",
+    "etcdcluster",
+    [set(nodeRequired, nodeTerm({ key: "disk", operator: "In" }))],
+    `${nodeRequired}.nodeSelectorTerms[0].matchExpressions[0]`,
+    /values must be given for In and NotIn/,
+  ),
+  refused(
+    "a node requirement Gt a word",
+    "etcdcluster",
+    [set(nodeRequired, nodeTerm({ key: "cores", operator: "Gt", values: ["three"] }))],
+    `${nodeRequired}.nodeSelectorTerms[0].matchExpressions[0]`,
+    /must be a single integer for Gt and Lt/,
+  ),
+  refused(
+    "a node requirement Lt two numbers",
+    "etcdcluster",
+    [set(nodeRequired, nodeTerm({ key: "cores", operator: "Lt", values: ["3", "4"] }))],
+    `${nodeRequired}.nodeSelectorTerms[0].matchExpressions[0]`,
+    /must be a single integer for Gt and Lt/,
+  ),
+  refused(
+    "a node field other than metadata.name",
+    "etcdcluster",
+    [
+      set(nodeRequired, {
+        nodeSelectorTerms: [{
+          matchFields: [{ key: "metadata.labels", operator: "In", values: ["x"] }],
+        }],
+      }),
+    ],
+    `${nodeRequired}.nodeSelectorTerms[0].matchFields[0].key`,
+    /Unsupported value: "metadata.labels"/,
+  ),
+  ...[0, 101].map((weight) =>
+    refused(
+      `a preference of weight ${weight}`,
+      "etcdcluster",
+      [set(nodePreferred, [{ weight, preference: {} }])],
+      `${nodePreferred}[0].weight`,
+      /(greater|less) than or equal to (1|100)/,
+    )
+  ),
+  refused(
+    "a node preference without its term",
+    "etcdcluster",
+    [set(nodePreferred, [{ weight: 10 }])],
+    `${nodePreferred}[0].preference`,
+    /Required value/,
+  ),
+]);
+
+const podAnnotations = "spec.podTemplate.metadata.annotations";
+const manyAnnotations = (count: number) =>
+  Object.fromEntries([...Array(count).keys()].map((i) => [`example.com/a${i}`, "x"]));
+
+tableTest("annotation keys and unicode: pod annotations are Kubernetes annotations", [
+  accepted(
+    "keys with a prefix, dots and underscores, and a unicode value",
+    "etcdcluster",
+    setKey(podAnnotations, "example.com/a_b.c", "x"),
+    setKey(podAnnotations, "note", "ünïcödé ✓"),
+  ),
+  accepted("32 annotations", "etcdcluster", set(podAnnotations, manyAnnotations(32))),
+  ...[
+    ["a space", "bad key"],
+    ["a leading dash", "-scrape"],
+    ["unicode", "prométhée.io/scrape"],
+    ["an upper-case prefix", "Example.COM/scrape"],
+    ["two slashes", "example.com/a/b"],
+    ["a name of 64 characters", `example.com/${"a".repeat(64)}`],
+    ["a prefix of 254 characters", `${"a.".repeat(126)}aa/scrape`],
+    ["300 characters", "a".repeat(300)],
+  ].map(([what, key]) =>
+    refused(
+      `a key with ${what}`,
+      "etcdcluster",
+      [setKey(podAnnotations, key, "x")],
+      podAnnotations,
+      /annotation keys must be Kubernetes qualified names/,
+    )
+  ),
+  refused(
+    "a key in unicode in a peer",
+    "etcdpeer",
+    [setKey(podAnnotations, "prométhée", "x")],
+    podAnnotations,
+    /annotation keys must be Kubernetes qualified names/,
+  ),
+  refused(
+    "a key in unicode in a restore",
+    "etcdrestore",
+    [setKey(`spec.clusterTemplate.${podAnnotations}`, "prométhée", "x")],
+    `spec.clusterTemplate.${podAnnotations}`,
+    /annotation keys must be Kubernetes qualified names/,
+  ),
+]);
+
+tableTest("huge values: every string, list and map has a size limit", [
+  accepted(
+    "an annotation of 4096 characters",
+    "etcdcluster",
+    setKey(podAnnotations, "big", "a".repeat(4096)),
+  ),
+  refused(
+    "an annotation of 4097 characters",
+    "etcdcluster",
+    [setKey(podAnnotations, "big", "a".repeat(4097))],
+    `${podAnnotations}.big`,
+    /Too long/,
+  ),
+  refused(
+    "an annotation of 300 KiB",
+    "etcdcluster",
+    [setKey(podAnnotations, "big", "a".repeat(300 * 1024))],
+    `${podAnnotations}.big`,
+    /Too long/,
+  ),
+  refused(
+    "33 annotations",
+    "etcdcluster",
+    [set(podAnnotations, manyAnnotations(33))],
+    podAnnotations,
+    /Too many: 33: must have at most 32 items/,
+  ),
+  refused(
+    "10,000 annotations",
+    "etcdcluster",
+    [set(podAnnotations, manyAnnotations(10_000))],
+    podAnnotations,
+    /Too many: 10000: must have at most 32 items/,
+  ),
+  refused(
+    "a storage class name of 300 KiB",
+    "etcdcluster",
+    [set(`${claim}.storageClassName`, "a".repeat(300 * 1024))],
+    `${claim}.storageClassName`,
+    /Too long/,
+  ),
+  refused(
+    "a version of 300 KiB",
+    "etcdcluster",
+    [set("spec.version", `3.5.${"1".repeat(300 * 1024)}`)],
+    "spec.version",
+    /Too long/,
+  ),
+  refused(
+    "a schedule of 300 KiB",
+    "etcdbackupschedule",
+    [set("spec.schedule", `0 * * * ${"*".repeat(300 * 1024)}`)],
+    "spec.schedule",
+    /Too long/,
+  ),
+  refused(
+    "a topologyKey of 300 KiB",
+    "etcdcluster",
+    [set(antiRequired, [{ topologyKey: "a".repeat(300 * 1024) }])],
+    `${antiRequired}[0].topologyKey`,
+    /Too long/,
+  ),
+  refused(
+    "a label value of 64 characters",
+    "etcdcluster",
+    [set(selector, { matchLabels: { disk: "a".repeat(64) } })],
+    `${selector}.matchLabels.disk`,
+    /Too long/,
+  ),
+]);
