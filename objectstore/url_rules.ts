@@ -40,7 +40,8 @@ const hex = "[0-9A-Fa-f]";
 const continuation = `%[89ABab]${hex}`;
 /**
  * A %-escape of one printable ASCII character or of one whole UTF-8 encoded character, so every
- * accepted key decodes (`decodeURIComponent` refuses broken UTF-8) and holds no control characters.
+ * accepted key decodes (`decodeURIComponent` refuses broken UTF-8) and holds no ASCII control
+ * characters.
  */
 const escape = "(" + [
   `%(2${hex}|[3-6]${hex}|7[0-9A-Ea-e])`,
