@@ -1,6 +1,13 @@
 // The CRDs in crds/ as data: names, subresources, documented schemas and consistent copies.
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
+import {
+  celRule,
+  maxObjectURLLength,
+  objectURLRules,
+  objectURLTemplateRules,
+  type URLRule,
+} from "../../objectstore/url_rules.ts";
 
 type Schema = {
   readonly description?: string;
@@ -411,14 +418,94 @@ Deno.test("the EtcdBackupSchedule defaults are 3 successful and 1 failed backups
   );
 });
 
-Deno.test("podTemplate.affinity is typed at the top and open below", () => {
+Deno.test("podTemplate.affinity is typed all the way down, as the Pod's is", () => {
   const affinity = schemaAt("EtcdCluster", "spec.podTemplate.affinity");
   assert.deepEqual(Object.keys(affinity.properties ?? {}).sort(), [
     "nodeAffinity",
     "podAffinity",
     "podAntiAffinity",
   ]);
-  for (const child of Object.values(affinity.properties ?? {})) {
-    assert.equal(child["x-kubernetes-preserve-unknown-fields"], true);
+  const term = "podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution.[].podAffinityTerm";
+  assert.ok(
+    schemaAt("EtcdCluster", `spec.podTemplate.affinity.${term}`).required?.includes("topologyKey"),
+  );
+});
+
+for (const kind of kinds) {
+  Deno.test(`no field of a ${kind} spec escapes validation: no preserve-unknown-fields`, () => {
+    for (const [path, schema] of walk(schemaAt(kind, "spec"), `${kind}.spec`)) {
+      assert.notEqual(schema["x-kubernetes-preserve-unknown-fields"], true, path);
+    }
+  });
+
+  Deno.test(`every ${kind} spec value is bounded: strings, lists, maps and integers`, () => {
+    for (const [path, schema] of walk(schemaAt(kind, "spec"), `${kind}.spec`)) {
+      const bounded = schema as Schema & {
+        maxLength?: number;
+        maxItems?: number;
+        maxProperties?: number;
+        maximum?: number;
+        enum?: unknown[];
+      };
+      if (schema.type === "string" || schema["x-kubernetes-int-or-string"]) {
+        assert.ok(bounded.maxLength !== undefined || bounded.enum, `${path} has no maxLength`);
+      }
+      if (schema.type === "array") assert.ok(bounded.maxItems !== undefined, `${path}: maxItems`);
+      if (schema.type === "object" && schema.additionalProperties) {
+        assert.ok(bounded.maxProperties !== undefined, `${path} has no maxProperties`);
+      }
+      if (schema.type === "integer") assert.ok(bounded.maximum !== undefined, `${path}: maximum`);
+    }
+  });
+}
+
+Deno.test("every label selector has the same rules, wherever it is", () => {
+  const selectors: [string, string][] = [
+    ["EtcdCluster", "spec.storage.volumeClaimTemplate.selector"],
+    ...["podAffinity", "podAntiAffinity"].flatMap((kind) =>
+      ["labelSelector", "namespaceSelector"].flatMap((field): [string, string][] => [
+        [
+          "EtcdCluster",
+          `spec.podTemplate.affinity.${kind}.requiredDuringSchedulingIgnoredDuringExecution.[].${field}`,
+        ],
+        [
+          "EtcdCluster",
+          `spec.podTemplate.affinity.${kind}.preferredDuringSchedulingIgnoredDuringExecution.[].podAffinityTerm.${field}`,
+        ],
+      ])
+    ),
+  ];
+  const [first, ...others] = selectors.map(([kind, path]) =>
+    withoutTransitionRulesAndDescriptions(schemaAt(kind, path))
+  );
+  for (const [index, other] of others.entries()) {
+    assert.deepEqual(other, first, selectors[index + 1][1]);
+  }
+});
+
+Deno.test("every object URL field carries exactly the parser's rules (objectstore/url_rules.ts) as CEL", () => {
+  const fields: [string, string, readonly URLRule[]][] = [
+    ["EtcdRestore", "spec.source.objectURL", objectURLRules],
+    ["EtcdBackup", "spec.destination.objectURLTemplate", objectURLTemplateRules],
+    [
+      "EtcdBackupSchedule",
+      "spec.backupTemplate.destination.objectURLTemplate",
+      objectURLTemplateRules,
+    ],
+  ];
+  for (const [kind, path, rules] of fields) {
+    const schema = schemaAt(kind, path) as Schema & { maxLength?: number };
+    assert.equal(schema.maxLength, maxObjectURLLength, `${kind} ${path}`);
+    assert.deepEqual(
+      schema["x-kubernetes-validations"],
+      rules.map((rule) => ({ rule: celRule(rule), message: rule.message })),
+      `${kind} ${path}: paste what tools/crd_url_rules.ts prints`,
+    );
+  }
+});
+
+Deno.test("the object URL patterns fit in a CEL raw string", () => {
+  for (const rule of [...objectURLRules, ...objectURLTemplateRules]) {
+    assert.doesNotMatch(`${rule.when ?? ""}${rule.pattern}`, /'/, rule.kind);
   }
 });
