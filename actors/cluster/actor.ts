@@ -24,6 +24,7 @@ import {
 } from "../types.ts";
 import type { Failpoint } from "../failpoints.ts";
 import { memberPeerName } from "../member.ts";
+import { currentVolumeState } from "../volume_check.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { etcdContainerName } from "../peer/resources.ts";
@@ -431,6 +432,16 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       return fromEtcd(result);
     }
     case "removeMember": {
+      if (step.replacing?.volumeLost) {
+        const now = await currentVolumeState(deps.kube, cluster.metadata.namespace, step.peerName);
+        if (now?.kind !== "lost") {
+          return {
+            ok: false,
+            message: `${step.peerName}'s volume is not lost after all (${now?.kind ?? "unknown"})`,
+            retry: true,
+          };
+        }
+      }
       const result = await onCluster(context, (client) => removeMember(client, step.memberId));
       if (result.ok && result.value.changed) {
         if (step.replacing) {
@@ -438,7 +449,8 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
             cluster,
             "Warning",
             "MemberReplaced",
-            `replacing lost member ${step.peerName} (member ${step.memberId}): ${step.replacing}; ` +
+            `replacing lost member ${step.peerName} (member ${step.memberId}): ` +
+              `${step.replacing.reason}; ` +
               `removed it from etcd, it is added again as a learner on an empty volume`,
           );
         } else {

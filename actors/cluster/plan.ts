@@ -109,7 +109,11 @@ export type ClusterStep =
     readonly memberId: string;
     readonly peerName: string;
     /** Why a lost member is removed, to be added again on an empty volume. */
-    readonly replacing?: string;
+    readonly replacing?: {
+      readonly reason: string;
+      /** Its volume is lost: confirmed with the API server before the removal. */
+      readonly volumeLost: boolean;
+    };
   }
   | { readonly kind: "deletePeer"; readonly peerName: string; readonly deleteVolume: boolean }
   | {
@@ -231,15 +235,17 @@ function planReplacement(
     const peer = peerOf(seen, member);
     if (!peer || peer.terminating) return [];
     const diagnosis = diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs);
-    return diagnosis.kind === "lost" ? [{ member, peer, reason: diagnosis.reason }] : [];
+    return diagnosis.kind === "lost"
+      ? [{ member, peer, reason: diagnosis.reason, volumeLost: peer.volume.kind === "lost" }]
+      : [];
   }).sort((a, b) => a.peer.ordinal - b.peer.ordinal);
   if (lost.length === 0) return undefined;
-  const { member, peer, reason } = lost[0];
+  const { member, peer, reason, volumeLost } = lost[0];
   const remove: ClusterStep = {
     kind: "removeMember",
     memberId: member.id,
     peerName: peer.name,
-    replacing: reason,
+    replacing: { reason, volumeLost },
   };
   // A learner does not count towards quorum: removing it never risks the cluster.
   if (member.isLearner) return [remove];

@@ -191,7 +191,7 @@ function describeStep(step: ClusterStep): string {
       return `moving leadership to ${step.toName} before removing the leader`;
     case "removeMember":
       return step.replacing
-        ? `replacing lost member ${step.peerName} (${step.replacing}): removing it from etcd, ` +
+        ? `replacing lost member ${step.peerName} (${step.replacing.reason}): removing it from etcd, ` +
           `then it is added again as a learner on an empty volume`
         : `removing member ${step.peerName}`;
     case "deletePeer":

@@ -15,6 +15,7 @@ import type {
 import { type EndpointMode, memberClientEndpoint } from "../cluster/observe.ts";
 import { persistentVolumeClaim, replicaSet } from "./resources.ts";
 import { peerLabel, volumeAnnotation, volumeState } from "../member.ts";
+import { currentVolumeState } from "../volume_check.ts";
 
 export type PeerMessage = { readonly kind: "reconcile" };
 
@@ -72,12 +73,16 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
       // A volume from an earlier member of the same name is still going away: a new member
       // must start empty.
       return 2_000;
-    case "lost":
+    case "lost": {
+      // The cache may show the record before the PVC it names: ask the server.
+      const now = await currentVolumeState(deps.kube, peer.metadata.namespace, peer.metadata.name);
+      if (now?.kind !== "lost") return 1_000;
       // Never an empty volume under a member that had data: the cluster actor replaces it.
       log.warn("the member's data is lost; waiting for the member to be replaced", {
-        reason: volume.reason,
+        reason: now.reason,
       });
       return 30_000;
+    }
     case "missing": {
       const created = await deps.kube.create(
         resources.persistentVolumeClaims,

@@ -581,7 +581,8 @@ Deno.test("a lost member is removed from etcd to be replaced, whatever made it l
     assert.equal(step.kind, "removeMember", name);
     if (step.kind !== "removeMember") continue;
     assert.equal(step.memberId, "id2", name);
-    assert.match(step.replacing ?? "", reason, name);
+    assert.match(step.replacing?.reason ?? "", reason, name);
+    assert.equal(step.replacing?.volumeLost, overrides === lostVolume, name);
   }
 });
 
@@ -663,7 +664,7 @@ Deno.test("a replacement is guarded: never without quorum, never beside another 
       kind: "removeMember",
       memberId: "id3",
       peerName: "c-3",
-      replacing: "its volume (PVC) was deleted",
+      replacing: { reason: "its volume (PVC) was deleted", volumeLost: true },
     }],
   );
   // Its volume deleted under a running leader: leadership moves before the removal.
