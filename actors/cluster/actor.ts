@@ -87,11 +87,16 @@ interface ClusterActorState {
   warnedEvenAtGeneration: number | undefined;
   cancelNextPass: (() => void) | undefined;
   /**
-   * The status as this actor last wrote it, while the cache still shows the object it read
-   * before writing (resourceVersion `readFrom`). The next pass can come before the watch event
-   * of its own write: planning from the older status would announce an upgrade's end twice.
+   * The status as this actor last wrote it (at resourceVersion `written`), while the cache still
+   * shows an older version of the object: one it read before writing, or one of its own earlier
+   * writes. The next pass can come before the watch event of the last write: planning from an
+   * older status would announce an upgrade's end twice.
    */
-  statusAhead: { readonly readFrom: string | undefined; readonly status: StatusRecord } | undefined;
+  statusAhead: {
+    readonly status: StatusRecord;
+    readonly written: string;
+    readonly older: ReadonlySet<string | undefined>;
+  } | undefined;
 }
 
 export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<ClusterMessage> {
@@ -182,7 +187,8 @@ async function reconcile(
   state: ClusterActorState,
 ): Promise<number> {
   const readFrom = cached.metadata.resourceVersion;
-  if (state.statusAhead && state.statusAhead.readFrom !== readFrom) state.statusAhead = undefined;
+  // The cache shows the last write, or someone else's newer one: it is the truth again.
+  if (state.statusAhead && !state.statusAhead.older.has(readFrom)) state.statusAhead = undefined;
   const cluster: EtcdClusterObject = state.statusAhead
     ? { ...cached, status: state.statusAhead.status }
     : cached;
@@ -238,17 +244,33 @@ async function reconcile(
     memberEndpoint,
     clients: state.connections,
   };
-  const before: StatusRecord = cluster.status ?? {};
-  let written = before;
+  let written: StatusRecord = cluster.status ?? {};
+  const older = new Set(state.statusAhead?.older ?? []);
+  older.add(readFrom);
+  let lastWrite = state.statusAhead?.written;
+  const onWritten = (resourceVersion: string) => {
+    if (lastWrite !== undefined) older.add(lastWrite);
+    lastWrite = resourceVersion;
+  };
   // A spec change is acknowledged (observedGeneration, and what will be done) before its first
   // step runs, so whoever changed it sees the operator react without waiting for etcd.
   const generation = cluster.metadata.generation ?? 0;
   if (generation !== cluster.status?.observedGeneration && steps.some((s) => s.kind !== "wait")) {
-    written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
+    written = await writeStatus(
+      cluster,
+      written,
+      deps,
+      seen,
+      steps,
+      etcd?.clusterVersion,
+      onWritten,
+    );
   }
   const delay = await actOn(steps, context, state, log);
-  written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion);
-  if (written !== before) state.statusAhead = { readFrom, status: written };
+  written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion, onWritten);
+  if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
+    state.statusAhead = { status: written, written: lastWrite, older };
+  }
   return delay;
 }
 
@@ -535,6 +557,7 @@ async function writeStatus(
   seen: ReturnType<typeof clusterObservation>,
   steps: readonly ClusterStep[],
   clusterVersion: string | undefined,
+  onWritten: (resourceVersion: string) => void,
 ): Promise<StatusRecord> {
   const previousVersion = typeof previous.clusterVersion === "string"
     ? previous.clusterVersion
@@ -564,6 +587,8 @@ async function writeStatus(
     });
     return previous;
   }
+  const resourceVersion = (result.value as KubeObject).metadata.resourceVersion;
+  if (resourceVersion) onWritten(resourceVersion);
   // What the server now holds: fields patched to null are gone.
   const merged: Record<string, unknown> = { ...previous, ...status };
   for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];

@@ -291,18 +291,25 @@ function successorOf(
 }
 
 /**
- * Down members whose peers run another version than spec.version (a mistyped version that never
- * started, now rolled back): re-creating them at spec.version is the way out, and cannot lower
- * the number of healthy members. Only when every down member is such a peer.
+ * Down members whose peers were given a version no healthy member runs and that they never
+ * reported (a mistyped version, now rolled back): re-creating them at spec.version is the way
+ * out, and cannot lower the number of healthy members. Only when every down member is such a
+ * peer. A member that is merely down at the version the others run is waited for, not upgraded.
  */
 function planRollback(
   seen: ClusterObservation,
   unhealthy: readonly MemberView[],
 ): ClusterStep[] | undefined {
+  const down = new Set(unhealthy.map((member) => member.id));
+  const working = new Set(
+    (seen.etcd.reachable ? seen.etcd.members : [])
+      .filter((member) => !down.has(member.id) && member.healthy)
+      .flatMap((member) => peerOf(seen, member)?.version ?? []),
+  );
   const peers = unhealthy.map((member) => peerOf(seen, member));
   const stale = peers.filter((peer): peer is PeerView =>
     peer !== undefined && !peer.terminating && peer.version !== seen.version &&
-    peer.serverVersion !== peer.version
+    peer.serverVersion !== peer.version && !working.has(peer.version)
   );
   if (stale.length === 0 || stale.length !== unhealthy.length) return undefined;
   const victim = [...stale].sort((a, b) => b.ordinal - a.ordinal)[0];

@@ -248,8 +248,10 @@ Deno.test("an upgrade waits while a member is down, says why, and starts by itse
     "the Progressing condition to name the blocker",
     async () => {
       const progressing = (await conditions(namespace.name)).find((c) => c.type === "Progressing");
+      // The blocker, and what its pod says about it (scaled away: no pod).
       return progressing?.reason === "Upgrading" &&
-        progressing.message === `0/3 members at ${target}: members not healthy: my-cluster-1`;
+        progressing.message ===
+          `0/3 members at ${target}: members not healthy: my-cluster-1 (its pod does not exist (yet))`;
     },
     60,
     () => conditions(namespace.name),

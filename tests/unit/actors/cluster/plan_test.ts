@@ -787,3 +787,14 @@ Deno.test("a mistyped version rolled back re-creates the member that never start
   }));
   assert.equal(steps[0].kind, "wait");
 });
+
+Deno.test("a member merely down at the version the others run is waited for during an upgrade, reported or not", () => {
+  for (const serverVersion of ["3.4.23", undefined]) {
+    const steps = membership(observe({
+      version: "3.5.21",
+      peers: withPeer(1, { serverVersion }),
+      etcd: { reachable: true, members: [member(0), down(1), member(2)], leaderId: "id0" },
+    }));
+    assert.equal(steps[0].kind, "wait", String(serverVersion));
+  }
+});
