@@ -9,7 +9,7 @@ import { volumeAnnotation, type VolumeState, volumeState } from "./member.ts";
 
 /** The peer's volume as the API server has it now; undefined when it cannot be read. */
 export async function currentVolumeState(
-  kube: KubeClient,
+  kube: Pick<KubeClient, "get">,
   namespace: string,
   peerName: string,
 ): Promise<VolumeState | undefined> {

@@ -1,11 +1,7 @@
 // The EtcdCluster actor: observe → plan → act (one membership step at most) → Events → status.
 import type { ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { Member } from "../../etcd/observation.ts";
-import { observeCluster } from "../../etcd/health.ts";
-import type { EtcdClient } from "../../etcd/client.ts";
-import { type ClientProvider, EtcdConnections } from "../../etcd/connections.ts";
-import { addLearner, moveLeader, promoteLearner, removeMember } from "../../etcd/members.ts";
-import { attempt, type EtcdResult } from "../../etcd/errors.ts";
+import type { EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import type { K8sResult } from "../../k8s/errors.ts";
 import { resources } from "../../k8s/resources.ts";
@@ -25,6 +21,7 @@ import {
 import type { Failpoint } from "../failpoints.ts";
 import { memberPeerName } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
+import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
 import { etcdContainerName } from "../peer/resources.ts";
@@ -45,8 +42,13 @@ export interface ClusterStores {
   readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
 }
 
+/** The API calls the cluster actor makes. */
+export type ClusterKube = Pick<KubeClient, "create" | "delete" | "mergePatch" | "apply" | "get">;
+
 export interface ClusterActorDeps {
-  readonly kube: KubeClient;
+  readonly kube: ClusterKube;
+  /** How it reaches etcd; by default clients to the members that live as long as the actor. */
+  readonly etcdAccess?: () => EtcdAccess;
   readonly stores: ClusterStores;
   readonly events: EventSink;
   readonly endpointMode: EndpointMode;
@@ -82,7 +84,7 @@ const ok: StepOutcome = { ok: true };
 /** What one incarnation of the actor keeps between passes; rebuilt from the world on restart. */
 interface ClusterActorState {
   /** Its clients to the cluster's members, for the actor's whole life. */
-  readonly connections: EtcdConnections;
+  readonly etcd: EtcdAccess;
   retry: RetryState | undefined;
   warnedEvenAtGeneration: number | undefined;
   cancelNextPass: (() => void) | undefined;
@@ -106,7 +108,7 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
     init: (context): Behavior<ClusterMessage> => {
       const state: ClusterActorState = {
-        connections: new EtcdConnections({ callTimeoutMs }),
+        etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
         retry: undefined,
         warnedEvenAtGeneration: undefined,
         cancelNextPass: undefined,
@@ -119,7 +121,7 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
           const cluster = deps.stores.clusters.get(key);
           if (!cluster || cluster.metadata.deletionTimestamp) {
             // Its members are going away; a cluster re-created under the name starts afresh.
-            state.connections.release();
+            state.etcd.release();
             return;
           }
           warnEvenReplicas(cluster, deps, state);
@@ -129,7 +131,7 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
           state.cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
         },
         terminate() {
-          state.connections.close();
+          state.etcd.close();
         },
       };
     },
@@ -209,17 +211,13 @@ async function reconcile(
     pods,
     deps.endpointMode,
   );
-  state.connections.retain(incarnations);
+  state.etcd.retain(incarnations);
   const memberEndpoint = (member: Member) => {
     const peerName = memberPeerName(name, { name: member.name, peerURL: member.peerURLs[0] ?? "" });
     return peerName === undefined ? undefined : endpointOf(peerName);
   };
   const etcd = endpoints.length > 0
-    ? await observeCluster(endpoints, {
-      memberEndpoint,
-      callTimeoutMs,
-      clients: state.connections,
-    })
+    ? await state.etcd.observe(endpoints, memberEndpoint)
     : undefined;
   const budget = deps.stores.disruptionBudgets.get(`${namespace}/${name}`);
   const seen = clusterObservation({
@@ -242,7 +240,7 @@ async function reconcile(
     deps,
     endpoints,
     memberEndpoint,
-    clients: state.connections,
+    etcd: state.etcd,
   };
   let written: StatusRecord = cluster.status ?? {};
   const older = new Set(state.statusAhead?.older ?? []);
@@ -333,8 +331,8 @@ interface ActContext {
   readonly cluster: EtcdClusterObject;
   readonly deps: ClusterActorDeps;
   readonly endpoints: readonly string[];
-  readonly memberEndpoint: (member: Member) => string | undefined;
-  readonly clients: ClientProvider;
+  readonly memberEndpoint: MemberEndpoint;
+  readonly etcd: EtcdAccess;
 }
 
 function fromKube(
@@ -347,15 +345,6 @@ function fromKube(
     message: result.error.message,
     retry: result.error.kind !== "invalid" && result.error.kind !== "forbidden",
   };
-}
-
-/** A membership call; a client that cannot be made or an answer that never comes is a failure too. */
-async function onCluster<T>(
-  context: ActContext,
-  use: (client: EtcdClient) => Promise<EtcdResult<T>>,
-): Promise<EtcdResult<T>> {
-  const result = await attempt(() => context.clients.cluster(context.endpoints, use));
-  return result.ok ? result.value : result;
 }
 
 function fromEtcd(result: EtcdResult<unknown>): StepOutcome {
@@ -423,14 +412,14 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       return ok;
     }
     case "addLearner": {
-      const result = await onCluster(context, (client) => addLearner(client, step.peerURL));
+      const result = await context.etcd.addLearner(context.endpoints, step.peerURL);
       if (result.ok && result.value.changed) {
         record("MemberAdded", `added ${step.peerName} to etcd as a learner`);
       }
       return fromEtcd(result);
     }
     case "promote": {
-      const result = await onCluster(context, (client) => promoteLearner(client, step.memberId));
+      const result = await context.etcd.promote(context.endpoints, step.memberId);
       if (!result.ok && result.error.kind === "learnerNotReady") {
         return { ok: false, message: `learner ${step.peerName} is not caught up yet`, retry: true };
       }
@@ -440,13 +429,10 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       return fromEtcd(result);
     }
     case "moveLeader": {
-      const result = await onCluster(
-        context,
-        (client) =>
-          moveLeader(client, step.toId, {
-            memberEndpoint: context.memberEndpoint,
-            clients: context.clients,
-          }),
+      const result = await context.etcd.moveLeader(
+        context.endpoints,
+        step.toId,
+        context.memberEndpoint,
       );
       if (result.ok && result.value.changed) {
         record("LeaderMoved", `moved leadership to ${step.toName}`);
@@ -464,7 +450,7 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
           };
         }
       }
-      const result = await onCluster(context, (client) => removeMember(client, step.memberId));
+      const result = await context.etcd.removeMember(context.endpoints, step.memberId);
       if (result.ok && result.value.changed) {
         if (step.replacing) {
           deps.events.record(

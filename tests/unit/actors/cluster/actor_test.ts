@@ -1,0 +1,406 @@
+// The cluster actor driven through whole operations against an in-memory world: a recording
+// Kubernetes client over watch-like stores, and an in-memory etcd membership. Asserts the
+// requests it makes, in order. These complement the e2e tests; they do not replace them.
+import assert from "node:assert/strict";
+import { clusterActor, type ClusterMessage } from "../../../../actors/cluster/actor.ts";
+import type { Change, EtcdAccess } from "../../../../actors/cluster/etcd_access.ts";
+import type { ActorContext } from "../../../../actors/runtime/actor.ts";
+import { systemClock } from "../../../../actors/runtime/clock.ts";
+import { memberPeerName, peerSelectorLabels } from "../../../../actors/member.ts";
+import type {
+  EtcdClusterObject,
+  EtcdPeerObject,
+  PersistentVolumeClaimObject,
+  PodDisruptionBudgetObject,
+  PodObject,
+} from "../../../../actors/types.ts";
+import { type EtcdResult, failure, success } from "../../../../etcd/errors.ts";
+import type { ClusterObservation, MemberObservation } from "../../../../etcd/observation.ts";
+import { type K8sResult } from "../../../../k8s/errors.ts";
+import type { KubeObject } from "../../../../k8s/objects.ts";
+import type { Resource } from "../../../../k8s/resources.ts";
+import { ObjectStore } from "../../../../k8s/store.ts";
+import { createLogger } from "../../../../observability/log.ts";
+
+const namespace = "ns";
+const name = "c";
+const key = `${namespace}/${name}`;
+
+interface EtcdMember {
+  readonly id: string;
+  name: string;
+  readonly peerURL: string;
+  isLearner: boolean;
+}
+
+/** Kubernetes, the peer actors, the kubelet and etcd, as far as the cluster actor can tell. */
+class World {
+  readonly calls: string[] = [];
+  readonly stores = {
+    clusters: new ObjectStore<EtcdClusterObject>(),
+    peers: new ObjectStore<EtcdPeerObject>(),
+    services: new ObjectStore<KubeObject>(),
+    disruptionBudgets: new ObjectStore<PodDisruptionBudgetObject>(),
+    pods: new ObjectStore<PodObject>(),
+    volumeClaims: new ObjectStore<PersistentVolumeClaimObject>(),
+  };
+  members: EtcdMember[] = [];
+  leaderId: string | undefined;
+  #version = 1;
+  #ids = 0;
+
+  constructor(replicas: number) {
+    this.#store("etcdclusters").apply("ADDED", {
+      apiVersion: "etcd.improbable.io/v1alpha1",
+      kind: "EtcdCluster",
+      metadata: this.#meta(name, 1),
+      spec: {
+        replicas,
+        version: "3.5.21",
+        storage: {
+          volumeClaimTemplate: {
+            storageClassName: "standard",
+            resources: { requests: { storage: "1Gi" } },
+          },
+        },
+      },
+    } as EtcdClusterObject);
+  }
+
+  #meta(objectName: string, generation?: number) {
+    return {
+      name: objectName,
+      namespace,
+      uid: `uid-${objectName}-${this.#version}`,
+      resourceVersion: String(++this.#version),
+      ...(generation ? { generation } : {}),
+    };
+  }
+
+  // deno-lint-ignore no-explicit-any
+  #store(plural: string): ObjectStore<any> {
+    const stores: Record<string, ObjectStore<KubeObject>> = {
+      etcdclusters: this.stores.clusters,
+      etcdpeers: this.stores.peers,
+      services: this.stores.services,
+      poddisruptionbudgets: this.stores.disruptionBudgets,
+      pods: this.stores.pods,
+      persistentvolumeclaims: this.stores.volumeClaims,
+    };
+    const store = stores[plural];
+    if (!store) throw new Error(`the cluster actor has no business with ${plural}`);
+    return store;
+  }
+
+  scale(replicas: number) {
+    const cluster = this.stores.clusters.get(key)!;
+    this.stores.clusters.apply("MODIFIED", {
+      ...cluster,
+      metadata: {
+        ...cluster.metadata,
+        generation: (cluster.metadata.generation ?? 1) + 1,
+        resourceVersion: String(++this.#version),
+      },
+      spec: { ...cluster.spec, replicas },
+    });
+  }
+
+  readonly kube = {
+    create: <T extends KubeObject>(resource: Resource, body: T): Promise<K8sResult<T>> => {
+      const objectName = body.metadata.name!;
+      this.calls.push(`create ${resource.plural} ${objectName}`);
+      const store = this.#store(resource.plural);
+      if (store.get(`${namespace}/${objectName}`)) {
+        return Promise.resolve({
+          ok: false,
+          error: { kind: "alreadyExists", message: "exists" },
+        } as K8sResult<T>);
+      }
+      const stored = { ...body, metadata: { ...body.metadata, ...this.#meta(objectName) } };
+      store.apply("ADDED", stored);
+      return Promise.resolve({ ok: true, value: stored as T });
+    },
+    delete: (resource: Resource, target: { namespace?: string; name: string }) => {
+      this.calls.push(`delete ${resource.plural} ${target.name}`);
+      const store = this.#store(resource.plural);
+      const found = store.get(`${namespace}/${target.name}`);
+      if (!found) {
+        return Promise.resolve(
+          { ok: false, error: { kind: "notFound", message: "gone" } } as const,
+        );
+      }
+      store.apply("DELETED", found);
+      if (resource.plural === "etcdpeers") {
+        // Its ReplicaSet and pod go with it (garbage collection).
+        for (const pod of this.#podsOf(target.name)) this.stores.pods.apply("DELETED", pod);
+      }
+      return Promise.resolve({ ok: true, value: found } as const);
+    },
+    mergePatch: (
+      resource: Resource,
+      target: { namespace?: string; name: string },
+      patch: { metadata?: { annotations?: Record<string, string> }; status?: object },
+      options: { subresource?: string } = {},
+    ) => {
+      const what = options.subresource ? `${resource.plural}/status` : resource.plural;
+      if (!options.subresource) this.calls.push(`patch ${what} ${target.name}`);
+      const store = this.#store(resource.plural);
+      const found = store.get(`${namespace}/${target.name}`);
+      const status = Object.fromEntries(
+        Object.entries({ ...found.status, ...patch.status }).filter(([, v]) => v !== null),
+      );
+      const patched = {
+        ...found,
+        metadata: {
+          ...found.metadata,
+          annotations: { ...found.metadata.annotations, ...patch.metadata?.annotations },
+          resourceVersion: String(++this.#version),
+        },
+        status,
+      };
+      store.apply("MODIFIED", patched);
+      return Promise.resolve({ ok: true, value: patched });
+    },
+    apply: (resource: Resource, body: KubeObject) => {
+      this.calls.push(`apply ${resource.plural} ${body.metadata.name}`);
+      const stored = {
+        ...body,
+        metadata: { ...body.metadata, ...this.#meta(body.metadata.name!) },
+      };
+      this.#store(resource.plural).apply("MODIFIED", stored);
+      return Promise.resolve({ ok: true, value: stored });
+    },
+    get: (resource: Resource, target: { namespace?: string; name: string }) => {
+      const found = this.#store(resource.plural).get(`${namespace}/${target.name}`);
+      return Promise.resolve(
+        found
+          ? { ok: true, value: found }
+          : { ok: false, error: { kind: "notFound", message: "gone" } },
+      );
+    },
+  } as unknown as import("../../../../actors/cluster/actor.ts").ClusterKube;
+
+  #podsOf(peerName: string): PodObject[] {
+    return this.stores.pods.list().filter((pod) =>
+      pod.metadata.labels?.["etcd.improbable.io/peer-name"] === peerName
+    );
+  }
+
+  /** What the peer actors and the kubelet do between two passes: volumes, pods, etcd starting. */
+  settle() {
+    for (const peer of this.stores.peers.list()) {
+      const peerName = peer.metadata.name;
+      const hasVolume = this.stores.volumeClaims.get(`${namespace}/${peerName}`) !== undefined;
+      // A peer whose recorded volume is gone gets neither a new volume nor a running pod.
+      if (!hasVolume && peer.metadata.annotations?.["etcd.improbable.io/volume-uid"]) continue;
+      if (!hasVolume) {
+        this.stores.volumeClaims.apply("ADDED", {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { ...this.#meta(peerName), labels: peerSelectorLabels(name, peerName) },
+        });
+      }
+      if (this.#podsOf(peerName).length === 0) {
+        this.stores.pods.apply("ADDED", {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: {
+            ...this.#meta(`${peerName}-pod`),
+            labels: peerSelectorLabels(name, peerName),
+          },
+          status: {
+            phase: "Running",
+            podIP: `10.0.0.${peer.metadata.name.split("-")[1]}`,
+            containerStatuses: [{ name: "etcd", restartCount: 0, state: { running: {} } }],
+          },
+        });
+      }
+      // A bootstrapping member forms the cluster; a learner publishes its name once it runs.
+      const url = `http://${peerName}.${name}.${namespace}.svc:2380`;
+      const member = this.members.find((m) => m.peerURL === url);
+      if (member) member.name = peerName;
+      else if (peer.spec.bootstrap.initialClusterState === "New") {
+        this.members.push({ id: this.#newId(), name: peerName, peerURL: url, isLearner: false });
+        this.leaderId ??= this.members[0].id;
+      }
+    }
+  }
+
+  #newId() {
+    return (0xa0 + this.#ids++).toString(16);
+  }
+
+  readonly etcd: EtcdAccess = {
+    retain: () => {},
+    release: () => {},
+    close: () => {},
+    observe: (): Promise<ClusterObservation> => {
+      const running = (member: EtcdMember) =>
+        member.name !== "" && this.#podsOf(memberPeerName(name, member) ?? "").length > 0;
+      const members: MemberObservation[] = this.members.map((member) => ({
+        id: member.id,
+        name: member.name,
+        peerURLs: [member.peerURL],
+        clientURLs: [],
+        isLearner: member.isLearner,
+        reachable: running(member),
+        healthy: running(member),
+        version: "3.5.21",
+        alarms: [],
+        errors: [],
+      }));
+      return Promise.resolve({
+        clusterId: "cafe",
+        members,
+        leaderId: this.leaderId,
+        clusterVersion: "3.5.0",
+        errors: [],
+      });
+    },
+    addLearner: (_endpoints, peerURL): Promise<EtcdResult<Change>> => {
+      this.calls.push(`etcd addLearner ${peerURL.split(".")[0].slice(7)}`);
+      this.members.push({ id: this.#newId(), name: "", peerURL, isLearner: true });
+      return Promise.resolve(success({ changed: true }));
+    },
+    promote: (_endpoints, memberId): Promise<EtcdResult<Change>> => {
+      const member = this.members.find((m) => m.id === memberId)!;
+      this.calls.push(`etcd promote ${memberPeerName(name, member)}`);
+      if (!member.name) return Promise.resolve(failure("learnerNotReady", "not caught up"));
+      member.isLearner = false;
+      return Promise.resolve(success({ changed: true }));
+    },
+    removeMember: (_endpoints, memberId): Promise<EtcdResult<Change>> => {
+      const member = this.members.find((m) => m.id === memberId)!;
+      this.calls.push(`etcd removeMember ${member.name}`);
+      this.members = this.members.filter((m) => m.id !== memberId);
+      return Promise.resolve(success({ changed: true }));
+    },
+    moveLeader: (_endpoints, toId): Promise<EtcdResult<Change>> => {
+      this.calls.push(`etcd moveLeader ${this.members.find((m) => m.id === toId)?.name}`);
+      this.leaderId = toId;
+      return Promise.resolve(success({ changed: true }));
+    },
+  };
+}
+
+/** Runs passes (settling the world after each) until a pass asks for nothing; returns the events. */
+async function converge(world: World, events: string[], maxPasses = 40): Promise<void> {
+  const actor = clusterActor(key, {
+    kube: world.kube,
+    etcdAccess: () => world.etcd,
+    stores: world.stores,
+    events: { record: (_object, _type, reason) => void events.push(reason) },
+    endpointMode: "podIP",
+    log: createLogger("error", {}, () => {}),
+    ready: Promise.resolve(true),
+  });
+  const context: ActorContext<ClusterMessage> = {
+    kind: "EtcdCluster",
+    name: key,
+    clock: systemClock,
+    self: () => true,
+    scheduleSelf: () => () => {},
+  };
+  const behavior = await actor.init(context);
+  try {
+    let quiet = 0;
+    for (let pass = 0; pass < maxPasses && quiet < 2; pass++) {
+      const before = world.calls.length;
+      await behavior.handle({ kind: "reconcile" }, context);
+      world.settle();
+      quiet = world.calls.length === before ? quiet + 1 : 0;
+    }
+    assert.ok(quiet >= 2, `still acting after ${maxPasses} passes: ${world.calls.join("; ")}`);
+  } finally {
+    await behavior.terminate?.({ kind: "stopped" });
+  }
+}
+
+const membership = (calls: readonly string[]) =>
+  calls.filter((call) => !call.startsWith("create services"));
+
+Deno.test("cluster actor: bootstrap, scale 1 → 3 and back to 1, request by request", async () => {
+  const world = new World(1);
+  const events: string[] = [];
+  await converge(world, events);
+  assert.deepEqual(membership(world.calls), [
+    "create etcdpeers c-0",
+    "patch etcdclusters c", // the formation, recorded before anything else of that pass
+    "apply poddisruptionbudgets c",
+  ]);
+  assert.deepEqual(world.members.map((m) => m.name), ["c-0"]);
+
+  world.calls.length = 0;
+  world.scale(3);
+  await converge(world, events);
+  assert.deepEqual(world.calls, [
+    "etcd addLearner c-1",
+    "create etcdpeers c-1",
+    "apply poddisruptionbudgets c", // quorum of 2 peers: 2
+    "etcd promote c-1",
+    "etcd addLearner c-2",
+    "create etcdpeers c-2",
+    "etcd promote c-2", // quorum of 3 peers is 2 as well: the budget stays
+  ]);
+  assert.deepEqual(world.members.map((m) => [m.name, m.isLearner]), [
+    ["c-0", false],
+    ["c-1", false],
+    ["c-2", false],
+  ]);
+
+  // The highest member leads: leadership moves before it is removed; each volume goes before
+  // its peer.
+  world.leaderId = world.members[2].id;
+  world.calls.length = 0;
+  world.scale(1);
+  await converge(world, events);
+  assert.deepEqual(world.calls, [
+    "etcd moveLeader c-0",
+    "etcd removeMember c-2",
+    "delete persistentvolumeclaims c-2",
+    "delete etcdpeers c-2",
+    "etcd removeMember c-1",
+    "delete persistentvolumeclaims c-1",
+    "delete etcdpeers c-1",
+    "apply poddisruptionbudgets c",
+  ]);
+  assert.deepEqual(world.members.map((m) => m.name), ["c-0"]);
+  assert.deepEqual(world.stores.peers.keys(), ["ns/c-0"]);
+  for (
+    const reason of ["ClusterFormed", "MemberAdded", "MemberPromoted", "LeaderMoved", "PeerRemoved"]
+  ) {
+    assert.ok(events.includes(reason), `${reason} in ${events}`);
+  }
+});
+
+Deno.test("cluster actor: a member whose volume is lost is removed, its volume and peer deleted, and it is added again", async () => {
+  const world = new World(3);
+  const events: string[] = [];
+  await converge(world, events);
+  assert.equal(world.members.length, 3);
+  const oldId = world.members.find((m) => m.name === "c-2")!.id;
+  // Record the volumes as the peer actors would, then lose c-2's.
+  for (const peer of world.stores.peers.list()) {
+    const claim = world.stores.volumeClaims.get(`${namespace}/${peer.metadata.name}`)!;
+    await world.kube.mergePatch(
+      { plural: "etcdpeers" } as Resource,
+      { namespace, name: peer.metadata.name },
+      { metadata: { annotations: { "etcd.improbable.io/volume-uid": claim.metadata.uid } } },
+    );
+  }
+  world.stores.volumeClaims.apply("DELETED", world.stores.volumeClaims.get(`${namespace}/c-2`)!);
+  world.stores.pods.apply("DELETED", world.stores.pods.get(`${namespace}/c-2-pod`)!);
+  world.calls.length = 0;
+  await converge(world, events);
+  assert.deepEqual(world.calls, [
+    "etcd removeMember c-2",
+    "delete persistentvolumeclaims c-2",
+    "delete etcdpeers c-2",
+    "etcd addLearner c-2",
+    "create etcdpeers c-2",
+    "etcd promote c-2",
+  ]);
+  const replaced = world.members.find((m) => m.name === "c-2")!;
+  assert.notEqual(replaced.id, oldId);
+  assert.ok(events.includes("MemberReplaced"), `MemberReplaced in ${events}`);
+});
