@@ -73,6 +73,11 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
   #timer: Cancel | undefined;
   /** The latest tick handled here, ahead of status.lastScheduleTime (skips are not written). */
   #handledTick: Date | undefined;
+  /**
+   * The latest tick a backup was created for here. The cache may still show an older status
+   * when the next pass writes: lastScheduleTime must not move back to it.
+   */
+  #createdTick: Date | undefined;
   #lastStatus = "";
   readonly #log: Logger;
   readonly #now: () => Date;
@@ -95,14 +100,13 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     const now = this.#now();
     const backups = this.#ownedBackups(schedule);
     const plan = planSchedule(this.#observe(schedule, backups, now));
-    let createdTick: Date | undefined;
     let failed = false;
     for (const step of plan.steps) {
       const outcome = await this.#act(schedule, step);
       if (outcome.kind === "failed") failed = true;
-      if (outcome.kind === "created") createdTick = outcome.tick;
+      if (outcome.kind === "created") this.#createdTick = outcome.tick;
     }
-    await this.#writeStatus(schedule, backups, plan, createdTick);
+    await this.#writeStatus(schedule, backups, plan, this.#createdTick);
     const untilTick = plan.nextTick
       ? plan.nextTick.getTime() - now.getTime() + tickSlackMs
       : maxSleepMs;

@@ -17,7 +17,7 @@ export interface ScheduleStatusInput {
     readonly lastSuccessfulTime?: string;
     readonly conditions?: readonly StatusCondition[];
   };
-  /** The tick of a backup created in this pass. */
+  /** The latest tick this actor created a backup for (in this pass or an earlier one). */
   readonly createdTick: Date | undefined;
   /** completionTime of every Completed backup the schedule still has. */
   readonly completionTimes: readonly string[];
@@ -28,9 +28,11 @@ export interface ScheduleStatusInput {
 }
 
 export function scheduleStatus(input: ScheduleStatusInput): ScheduleStatus {
-  const lastScheduleTime = input.createdTick
-    ? formatTime(input.createdTick)
-    : input.previous.lastScheduleTime;
+  // Never moves back either: a status read from a lagging cache may predate the last tick.
+  const lastScheduleTime = latest([
+    ...(input.createdTick ? [formatTime(input.createdTick)] : []),
+    ...(input.previous.lastScheduleTime ? [input.previous.lastScheduleTime] : []),
+  ]);
   // Never moves back: pruning the newest success's backup does not undo that it happened.
   const lastSuccessfulTime = latest([
     ...input.completionTimes,

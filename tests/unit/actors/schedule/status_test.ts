@@ -31,6 +31,22 @@ Deno.test("schedule status: lastScheduleTime stays when nothing was created", ()
   assert.equal(status.lastScheduleTime, "2024-01-02T03:00:00Z");
 });
 
+Deno.test("schedule status: lastScheduleTime never moves back to what a lagging cache shows", () => {
+  const status = scheduleStatus({
+    ...base,
+    // The cache still has the status from before the last tick this actor created.
+    previous: { lastScheduleTime: "2024-01-02T03:00:00Z" },
+    createdTick: new Date("2024-01-02T03:01:00Z"),
+  });
+  assert.equal(status.lastScheduleTime, "2024-01-02T03:01:00Z");
+  const newer = scheduleStatus({
+    ...base,
+    previous: { lastScheduleTime: "2024-01-02T03:05:00Z" },
+    createdTick: new Date("2024-01-02T03:01:00Z"),
+  });
+  assert.equal(newer.lastScheduleTime, "2024-01-02T03:05:00Z");
+});
+
 Deno.test("schedule status: lastSuccessfulTime is the newest completion and never moves back after pruning", () => {
   assert.equal(
     scheduleStatus({
