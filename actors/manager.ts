@@ -10,6 +10,7 @@ import type { Logger } from "../observability/log.ts";
 import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
 import type { Failpoint } from "./failpoints.ts";
+import { clusterLabel, ownedSelector, peerLabel } from "./member.ts";
 import type { EndpointMode } from "./cluster/observe.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
 import {
@@ -27,13 +28,11 @@ import {
 } from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
 import {
-  clusterLabel,
   type EtcdBackupObject,
   type EtcdBackupScheduleObject,
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
-  peerLabel,
   type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
@@ -72,7 +71,6 @@ export interface Manager {
   stop(): Promise<void>;
 }
 
-const ownedSelector = "app.kubernetes.io/name=etcd";
 const reconcile = { kind: "reconcile" } as const;
 
 export function startManager(options: ManagerOptions): Manager {

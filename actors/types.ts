@@ -69,7 +69,6 @@ export interface PodDisruptionBudgetObject extends KubeObject {
   readonly spec?: { readonly minAvailable?: number | string };
 }
 
-export { clusterLabel, peerLabel } from "./member.ts";
 /** On an EtcdCluster: the id etcd gave the cluster when it formed. Set once, never removed. */
 export const formedAnnotation = "etcd.improbable.io/formed-cluster-id";
 

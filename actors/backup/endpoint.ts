@@ -1,7 +1,8 @@
 // Where the operator dials a backup's spec.source.clusterURL: as written in the cluster, or, from
 // outside it, the pod IP behind a member's (or the cluster's) service DNS name. Pure.
 import type { EndpointMode } from "../cluster/observe.ts";
-import { clusterLabel, peerLabel, type PodObject } from "../types.ts";
+import type { PodObject } from "../types.ts";
+import { clusterLabel, peerLabel } from "../member.ts";
 
 export type SnapshotEndpoint =
   /** Dial this URL: `clusterURL` itself, or with a pod IP in place of its host. */

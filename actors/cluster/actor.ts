@@ -8,18 +8,16 @@ import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
-  clusterLabel,
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
   formedAnnotation,
-  peerLabel,
   type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
 } from "../types.ts";
 import type { Failpoint } from "../failpoints.ts";
-import { memberPeerName } from "../member.ts";
+import { clusterLabel, memberPeerName, peerLabel } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";

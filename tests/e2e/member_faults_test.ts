@@ -95,6 +95,21 @@ async function cordoned(): Promise<AsyncDisposable> {
   };
 }
 
+/**
+ * Runs `body` while a writer puts 20 keys/s through the client Service, then asserts that no
+ * acknowledged write failed or was lost. The writer is stopped whatever `body` does.
+ */
+async function underWriter(namespace: string, label: string, body: () => Promise<void>) {
+  const writer = startWriter(await clientServiceIP(namespace, clusterName), 20);
+  try {
+    await body();
+  } catch (error) {
+    await writer.stop();
+    throw error;
+  }
+  await finishWriter(writer, label);
+}
+
 async function finishWriter(writer: Writer, label: string) {
   const result = await writer.stop();
   console.log(
@@ -140,9 +155,7 @@ Deno.test("a member whose volume is lost is replaced, the operator killed after 
   await using namespace = await temporaryNamespace("lostvolume");
   const before = await createCluster(namespace.name);
   const oldId = idOf(before, `${clusterName}-2`);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  let writerStopped = false;
-  try {
+  await underWriter(namespace.name, "volume lost", async () => {
     // The disk and the pod are gone; the new pod finds no volume.
     const started = Date.now();
     await kubectlOk(["delete", "pvc", "-n", namespace.name, `${clusterName}-2`, "--wait=false"]);
@@ -162,34 +175,31 @@ Deno.test("a member whose volume is lost is replaced, the operator killed after 
     const newId = idOf(after, `${clusterName}-2`);
     assert.ok(newId && newId !== oldId, `a new member replaced ${oldId}: ${newId}`);
     console.log(`volume lost: healthy at 3 members again ${seconds.toFixed(1)} s after the fault`);
-    writerStopped = true;
-    await finishWriter(writer, "volume lost");
     // (Each step's Event died with the operator that took it, as it would under SIGKILL; the
     // unschedulable case below checks the Events of a replacement.)
     void operator;
-  } finally {
-    if (!writerStopped) await writer.stop();
-  }
+  });
 });
 
 Deno.test("a member pod deleted comes back as the same member; nothing is replaced", async () => {
   await using namespace = await temporaryNamespace("podgone");
   const before = await createCluster(namespace.name);
   await using operator = startOperator(["--namespace", namespace.name]);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  const started = Date.now();
-  await deletePeerPod(namespace.name, `${clusterName}-1`);
-  // The pod is recreated on its kept volume: first the member is down, then back.
-  await eventually(
-    "the member to go down",
-    () => clusterStatus(namespace.name),
-    (status) => !healthy(status, 3),
-    60,
-    250,
-  ).catch(() => undefined);
-  const after = await waitHealthy(namespace.name, 3);
-  console.log(`pod deleted: healthy again ${((Date.now() - started) / 1000).toFixed(1)} s later`);
-  await finishWriter(writer, "pod deleted");
+  let after: ClusterStatus = {};
+  await underWriter(namespace.name, "pod deleted", async () => {
+    const started = Date.now();
+    await deletePeerPod(namespace.name, `${clusterName}-1`);
+    // The pod is recreated on its kept volume: first the member is down, then back.
+    await eventually(
+      "the member to go down",
+      () => clusterStatus(namespace.name),
+      (status) => !healthy(status, 3),
+      60,
+      250,
+    ).catch(() => undefined);
+    after = await waitHealthy(namespace.name, 3);
+    console.log(`pod deleted: healthy again ${((Date.now() - started) / 1000).toFixed(1)} s later`);
+  });
   assert.deepEqual(after.members, before.members, "the same members, the same ids");
   assert.ok(!(await eventReasons(namespace.name)).includes("MemberReplaced"));
   void operator;
@@ -205,9 +215,7 @@ Deno.test("a member whose pod cannot be scheduled is replaced after the grace pe
     "--replace-unschedulable-after",
     "20",
   ]);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  let writerStopped = false;
-  try {
+  await underWriter(namespace.name, "unschedulable", async () => {
     const started = Date.now();
     {
       await using _nodes = await cordoned();
@@ -235,11 +243,7 @@ Deno.test("a member whose pod cannot be scheduled is replaced after the grace pe
     const newId = idOf(after, `${clusterName}-2`);
     assert.ok(newId && newId !== oldId, `a new member replaced ${oldId}: ${newId}`);
     console.log(`unschedulable: healthy at 3 members ${seconds.toFixed(1)} s after the fault`);
-    writerStopped = true;
-    await finishWriter(writer, "unschedulable");
-  } finally {
-    if (!writerStopped) await writer.stop();
-  }
+  });
   void operator;
 });
 
@@ -247,9 +251,7 @@ Deno.test("a learner that never starts does not block scaling back down", async 
   await using namespace = await temporaryNamespace("stuck");
   await createCluster(namespace.name);
   await using operator = startOperator(["--namespace", namespace.name]);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  let writerStopped = false;
-  try {
+  await underWriter(namespace.name, "stuck learner", async () => {
     await using _nodes = await cordoned();
     await kubectlOk(["scale", "etcdcluster", "-n", namespace.name, clusterName, "--replicas", "4"]);
     await eventually(
@@ -266,11 +268,7 @@ Deno.test("a learner that never starts does not block scaling back down", async 
     assert.ok(!peers.includes(`${clusterName}-3`), `the learner's peer is gone: ${peers}`);
     const claims = await kubectlOk(["get", "pvc", "-n", namespace.name, "-o", "name"]);
     assert.ok(!claims.includes(`${clusterName}-3`), `the learner's volume is gone: ${claims}`);
-    writerStopped = true;
-    await finishWriter(writer, "stuck learner");
-  } finally {
-    if (!writerStopped) await writer.stop();
-  }
+  });
   void operator;
 });
 
@@ -278,9 +276,7 @@ Deno.test("a mistyped version rolled back re-creates the member that could never
   await using namespace = await temporaryNamespace("typo");
   await createCluster(namespace.name);
   await using operator = startOperator(["--namespace", namespace.name]);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  let writerStopped = false;
-  try {
+  await underWriter(namespace.name, "typo", async () => {
     const patch = (version: string) =>
       kubectlOk([
         "patch",
@@ -314,20 +310,14 @@ Deno.test("a mistyped version rolled back re-creates the member that could never
       "jsonpath={.items[*].spec.version}",
     ]);
     assert.deepEqual(versions.split(/\s+/).filter(Boolean), ["3.4.23", "3.4.23", "3.4.23"]);
-    writerStopped = true;
-    await finishWriter(writer, "typo");
-  } finally {
-    if (!writerStopped) await writer.stop();
-  }
+  });
   void operator;
 });
 
 Deno.test("scaling down and up resume after the operator is killed after every step, under a writer", async () => {
   await using namespace = await temporaryNamespace("killedscale");
   await createCluster(namespace.name);
-  const writer = startWriter(await clientServiceIP(namespace.name, clusterName), 20);
-  let writerStopped = false;
-  try {
+  await underWriter(namespace.name, "killed scaling", async () => {
     const scale = (replicas: number) =>
       kubectlOk([
         "scale",
@@ -364,9 +354,5 @@ Deno.test("scaling down and up resume after the operator is killed after every s
       void operator;
     }
     console.log(`killed scale-up: at 3 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    writerStopped = true;
-    await finishWriter(writer, "killed scaling");
-  } finally {
-    if (!writerStopped) await writer.stop();
-  }
+  });
 });
