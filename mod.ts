@@ -30,7 +30,10 @@ commands:
     --health-interval SECONDS   how often a converged cluster's etcd is probed (default: 15)
     --replace-unschedulable-after SECONDS
                              replace a member whose pod cannot be scheduled for this long
+                             or whose node is not ready for this long
                              (default: 300; a member whose data is lost is replaced at once)
+    --ignore-nodes           do not read Nodes (for installs granted nothing cluster-wide); a
+                             member on a dead node is then replaced once its pod is unschedulable
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -47,6 +50,7 @@ interface RunFlags {
   readonly logLevel: string;
   readonly healthIntervalSeconds: number;
   readonly replaceAfterSeconds: number;
+  readonly ignoreNodes: boolean;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -63,6 +67,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "log-level": { type: "string", default: "info" },
       "health-interval": { type: "string", default: "15" },
       "replace-unschedulable-after": { type: "string", default: "300" },
+      "ignore-nodes": { type: "boolean", default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -81,6 +86,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "--replace-unschedulable-after",
       values["replace-unschedulable-after"],
     ),
+    ignoreNodes: values["ignore-nodes"],
   };
 }
 
@@ -137,6 +143,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
       onStep: metrics.step,
       healthIntervalMs: flags.healthIntervalSeconds * 1000,
       replaceAfterMs: flags.replaceAfterSeconds * 1000,
+      watchNodes: !flags.ignoreNodes,
       failpoint: exitingFailpoint(
         parseFailpoints(Deno.env.get("ETCD_OPERATOR_FAILPOINTS")),
         (point) => log.error("failpoint reached: exiting", { point }),

@@ -33,6 +33,7 @@ import {
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
+  type NodeObject,
   type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before it is replaced (default 5 min). */
   readonly replaceAfterMs?: number;
+  /** Read Nodes to judge members on a dead node (default true; needs cluster-wide read). */
+  readonly watchNodes?: boolean;
   /** Fault tests only: exits the process at a named point. */
   readonly failpoint?: Failpoint;
   /** The image restore pods download snapshots with; defaults to $ETCD_OPERATOR_IMAGE. */
@@ -97,6 +100,11 @@ export function startManager(options: ManagerOptions): Manager {
     // Restore pods carry no cluster labels (they are not members): selected by their own label.
     restorePods: watch<RestorePodObject>(resources.pods, restoreLabel),
   };
+  // Cluster-scoped: whether a member's node still runs it. Not part of the actors' readiness
+  // gate (members can be judged without their nodes), but part of the manager's `synced`.
+  const nodeWatcher = options.watchNodes === false
+    ? undefined
+    : new Watcher<NodeObject>(options.kube, { resource: resources.nodes, log });
   const supervisor: Supervisor = startSupervisor({
     name: "root",
     hooks: options.hooks,
@@ -113,6 +121,7 @@ export function startManager(options: ManagerOptions): Manager {
     pods: watchers.pods.store,
     replicaSets: watchers.replicaSets.store,
     volumeClaims: watchers.volumeClaims.store,
+    nodes: nodeWatcher?.store,
   };
   // No cluster or peer actor plans before every watch it reads has listed (a fresh leader's
   // empty cache is not "nothing exists"); false if the watches stop before that.
@@ -183,9 +192,18 @@ export function startManager(options: ManagerOptions): Manager {
   ) {
     watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
   }
+  // A node that stops (or starts again) changes how its members are judged: wake their clusters.
+  nodeWatcher?.addHandler((event) => {
+    const node = event.object.metadata.name;
+    for (const pod of watchers.pods.store.list()) {
+      if (pod.spec?.nodeName === node) byLabels({ type: event.type, object: pod });
+    }
+  });
   routeBackups(supervisor, watchers, options);
   routeRestores(supervisor, watchers, options);
-  const all = Object.values(watchers) as Watcher<KubeObject>[];
+  const all = [...Object.values(watchers), ...(nodeWatcher ? [nodeWatcher] : [])] as Watcher<
+    KubeObject
+  >[];
   for (const watcher of all) watcher.start();
   return {
     synced: Promise.all(all.map((watcher) => watcher.synced())).then(() => {}),

@@ -26,7 +26,7 @@ export interface EtcdClusterObject extends KubeObject {
 export interface EtcdPeerObject extends KubeObject {
   readonly metadata: StoredMeta;
   readonly spec: EtcdPeerSpec;
-  readonly status?: { readonly serverVersion?: string };
+  readonly status?: { readonly serverVersion?: string; readonly node?: string };
 }
 
 /** A container's state as the kubelet reports it (one of the three is set). */
@@ -60,6 +60,18 @@ export interface PodObject extends KubeObject {
       readonly restartCount?: number;
       readonly state?: ContainerState;
       readonly lastState?: ContainerState;
+    }[];
+  };
+}
+
+/** What the operator reads of a Node: whether its kubelet is alive and serving its pods. */
+export interface NodeObject extends KubeObject {
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly lastTransitionTime?: string;
     }[];
   };
 }

@@ -19,6 +19,7 @@ function etcdKind(plural: string, kind: string): Resource {
 
 export const resources = {
   pods: { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true },
+  nodes: { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
   services: { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true },
   persistentVolumeClaims: {
     group: "",

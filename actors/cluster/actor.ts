@@ -12,6 +12,7 @@ import {
   type EtcdPeerObject,
   type EventSink,
   formedAnnotation,
+  type NodeObject,
   type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
@@ -19,6 +20,7 @@ import {
 import type { Failpoint } from "../failpoints.ts";
 import { clusterLabel, memberPeerName, peerLabel } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
+import { nodeState, podsToForceDelete } from "../node_health.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
@@ -38,6 +40,8 @@ export interface ClusterStores {
   readonly disruptionBudgets: StoreReader<PodDisruptionBudgetObject>;
   readonly pods: StoreReader<PodObject>;
   readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
+  /** Absent when nodes are not watched: members are then judged without their nodes. */
+  readonly nodes?: StoreReader<NodeObject>;
 }
 
 /** The API calls the cluster actor makes. */
@@ -225,6 +229,7 @@ async function reconcile(
     claims,
     nowMs: Date.now(),
     replaceAfterMs: deps.replaceAfterMs ?? defaultReplaceAfterMs,
+    nodes: deps.stores.nodes?.list().map(nodeState),
     serviceExists: deps.stores.services.get(`${namespace}/${name}`) !== undefined &&
       deps.stores.services.get(`${namespace}/${name}-client`) !== undefined,
     disruptionBudgetMinAvailable: typeof budget?.spec?.minAvailable === "number"
@@ -481,6 +486,9 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
         propagationPolicy: "Background",
       });
       if (!peer.ok && peer.error.kind !== "notFound") return fromKube(peer);
+      // The member is out of etcd: a pod on a dead node would hold its volume claim for ever.
+      const stuck = await forceDeleteStuckPods(deps, cluster.metadata.namespace, step.peerName);
+      if (!stuck.ok) return stuck;
       if (peer.ok || volumeDeleted) {
         record(
           "PeerRemoved",
@@ -510,6 +518,41 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     case "wait":
       return ok;
   }
+}
+
+/** Deletes, with no grace period, the peer's pods whose node is not ready (see node_health.ts). */
+async function forceDeleteStuckPods(
+  deps: ClusterActorDeps,
+  namespace: string,
+  peerName: string,
+): Promise<StepOutcome> {
+  const nodes = deps.stores.nodes;
+  if (!nodes) return ok;
+  const pods = deps.stores.pods.list().filter((pod) =>
+    pod.metadata.namespace === namespace && pod.metadata.labels?.[peerLabel] === peerName
+  );
+  for (
+    const pod of podsToForceDelete(pods, (name) => {
+      const node = nodes.get(name);
+      return node && nodeState(node);
+    })
+  ) {
+    const deleted = await deps.kube.delete(
+      resources.pods,
+      { namespace, name: pod.metadata.name },
+      { gracePeriodSeconds: 0, uid: pod.metadata.uid },
+    );
+    if (!deleted.ok && deleted.error.kind !== "notFound" && deleted.error.kind !== "conflict") {
+      return fromKube(deleted);
+    }
+    if (deleted.ok) {
+      deps.log.with({ pod: `${namespace}/${pod.metadata.name}` }).info(
+        "deleted the pod of a removed member at once: its node is not ready",
+        { node: pod.spec?.nodeName },
+      );
+    }
+  }
+  return ok;
 }
 
 /** The status fields this actor owns; any other field in status is left alone. */

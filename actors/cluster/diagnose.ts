@@ -4,11 +4,14 @@
 // has nowhere to run) is replaced; any other unhealthy member is waited for, with the reason its
 // pod gives, so the conditions say what an administrator would otherwise dig out of kubectl.
 import type { VolumeState } from "../member.ts";
+import type { NodeState } from "../node_health.ts";
 
 /** What the cluster actor sees of a member's pod. */
 export interface PodView {
   readonly phase: string;
   readonly terminating: boolean;
+  /** The node it is bound to, if the cache knows it. */
+  readonly node?: NodeState;
   /** PodScheduled=False: the scheduler's message and since when. */
   readonly unschedulable?: { readonly message: string; readonly sinceMs: number };
   /** The etcd container; undefined before the kubelet reports it. */
@@ -89,6 +92,16 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
     return { kind: "impaired", reason: "waiting for an earlier volume of its name to be deleted" };
   }
   if (!pod) return { kind: "impaired", reason: "its pod does not exist (yet)" };
+  if (pod.node && !pod.node.ready) {
+    // Its volume is on that node as a rule: the pod cannot run anywhere else either.
+    const waitedMs = nowMs - (pod.node.sinceMs ?? nowMs);
+    const message = `its node ${pod.node.name} is not ready for ${
+      Math.round(waitedMs / 1000)
+    } s (${pod.node.detail})`;
+    return waitedMs >= graceMs
+      ? { kind: "lost", reason: message }
+      : { kind: "impaired", reason: message };
+  }
   if (pod.terminating) return { kind: "impaired", reason: "its pod is being deleted" };
   const etcd = pod.etcd;
   if (etcd && !etcd.running && etcd.lastExit) {

@@ -18,6 +18,7 @@ import {
   type PodObject,
 } from "../types.ts";
 import type { PodView } from "./diagnose.ts";
+import type { NodeState } from "../node_health.ts";
 import { etcdContainerName } from "../peer/resources.ts";
 
 export interface GatheredCluster {
@@ -32,11 +33,19 @@ export interface GatheredCluster {
   readonly nowMs: number;
   /** How long a member's pod may stay unschedulable before the member is replaced. */
   readonly replaceAfterMs: number;
+  /** The nodes the cache knows (none when nodes are not watched). */
+  readonly nodes?: readonly NodeState[];
 }
 
 /** The member's pod as the diagnosis reads it; the newest pod if a replaced one is still going. */
-export function podView(pod: PodObject | undefined): PodView | undefined {
+export function podView(
+  pod: PodObject | undefined,
+  nodes: readonly NodeState[] = [],
+): PodView | undefined {
   if (!pod) return undefined;
+  const node = pod.spec?.nodeName
+    ? nodes.find((candidate) => candidate.name === pod.spec?.nodeName)
+    : undefined;
   const scheduled = pod.status?.conditions?.find((condition) => condition.type === "PodScheduled");
   const container = pod.status?.containerStatuses?.find((status) =>
     status.name === etcdContainerName
@@ -45,6 +54,7 @@ export function podView(pod: PodObject | undefined): PodView | undefined {
   return {
     phase: pod.status?.phase ?? "Pending",
     terminating: Boolean(pod.metadata.deletionTimestamp),
+    ...(node ? { node } : {}),
     ...(scheduled?.status === "False"
       ? {
         unschedulable: {
@@ -89,6 +99,7 @@ export function peerViews(
   peers: readonly EtcdPeerObject[],
   pods: readonly PodObject[] = [],
   claims: readonly PersistentVolumeClaimObject[] = [],
+  nodes: readonly NodeState[] = [],
 ): PeerView[] {
   const views: PeerView[] = [];
   for (const peer of peers) {
@@ -111,7 +122,7 @@ export function peerViews(
           terminating: Boolean(claim.metadata.deletionTimestamp),
         },
       ),
-      pod: podView(pod),
+      pod: podView(pod, nodes),
       name: peer.metadata.name,
       ordinal,
       initialClusterState: peer.spec.bootstrap.initialClusterState,
@@ -158,7 +169,13 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     disruptionBudget: gathered.disruptionBudgetMinAvailable === undefined
       ? undefined
       : { minAvailable: gathered.disruptionBudgetMinAvailable },
-    peers: peerViews(cluster.metadata.name, gathered.peers, gathered.pods, gathered.claims),
+    peers: peerViews(
+      cluster.metadata.name,
+      gathered.peers,
+      gathered.pods,
+      gathered.claims,
+      gathered.nodes,
+    ),
     nowMs: gathered.nowMs,
     replaceAfterMs: gathered.replaceAfterMs,
     etcd: etcdView(gathered.etcd),

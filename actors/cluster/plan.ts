@@ -235,9 +235,12 @@ function planReplacement(
     const peer = peerOf(seen, member);
     if (!peer || peer.terminating) return [];
     const diagnosis = diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs);
-    return diagnosis.kind === "lost"
-      ? [{ member, peer, reason: diagnosis.reason, volumeLost: peer.volume.kind === "lost" }]
-      : [];
+    if (diagnosis.kind !== "lost") return [];
+    const volumeLost = peer.volume.kind === "lost";
+    // etcd has the last word: a member that still answers healthy is not gone, whatever
+    // Kubernetes says of its pod or node (a kubelet cut off from the API server, say).
+    if (member.healthy && !volumeLost) return [];
+    return [{ member, peer, reason: diagnosis.reason, volumeLost }];
   }).sort((a, b) => a.peer.ordinal - b.peer.ordinal);
   if (lost.length === 0) return undefined;
   const { member, peer, reason, volumeLost } = lost[0];

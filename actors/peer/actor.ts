@@ -119,16 +119,32 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
     }
   }
   const serverVersion = await readServerVersion(peer, deps);
-  if (serverVersion && serverVersion !== peer.status?.serverVersion) {
+  const node = nodeOfPeer(peer, deps.stores.pods.list());
+  const changes = {
+    ...(serverVersion && serverVersion !== peer.status?.serverVersion ? { serverVersion } : {}),
+    ...(node && node !== peer.status?.node ? { node } : {}),
+  };
+  if (Object.keys(changes).length > 0) {
     const patched = await deps.kube.mergePatch(
       resources.etcdPeers,
       { namespace: peer.metadata.namespace, name: peer.metadata.name },
-      { status: { serverVersion } },
+      { status: changes },
       { subresource: "status" },
     );
     if (!patched.ok) log.warn("status update failed", { error: patched.error.message });
   }
   return serverVersion === peer.spec.version ? 60_000 : 3_000;
+}
+
+/** The node the peer's current pod is bound to (a terminating one only if it is the only one). */
+export function nodeOfPeer(peer: EtcdPeerObject, pods: readonly PodObject[]): string | undefined {
+  const own = pods.filter((pod) =>
+    pod.metadata.namespace === peer.metadata.namespace &&
+    pod.metadata.labels?.[peerLabel] === peer.metadata.name && pod.spec?.nodeName
+  ).sort((a, b) =>
+    Number(Boolean(a.metadata.deletionTimestamp)) - Number(Boolean(b.metadata.deletionTimestamp))
+  );
+  return own[0]?.spec?.nodeName;
 }
 
 /**

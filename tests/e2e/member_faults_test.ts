@@ -8,58 +8,23 @@ import { failpointExitCode } from "../../actors/failpoints.ts";
 import {
   apply,
   eventually,
-  getJson,
   kubectl,
   kubectlOk,
   sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { startOperator } from "./support/operator.ts";
-import { clientServiceIP, startWriter, type Writer } from "./support/writer.ts";
+import {
+  clusterName,
+  type ClusterStatus,
+  clusterStatus,
+  condition,
+  healthy,
+  underWriter,
+  waitHealthy,
+} from "./support/health.ts";
 
-const clusterName = "my-cluster";
 const peerLabel = "etcd.improbable.io/peer-name";
-
-interface ClusterStatus {
-  readonly replicas?: number;
-  readonly readyReplicas?: number;
-  readonly members?: readonly { name: string; id: string }[];
-  readonly conditions?: readonly {
-    type: string;
-    status: string;
-    reason: string;
-    message: string;
-  }[];
-}
-
-async function clusterStatus(namespace: string): Promise<ClusterStatus> {
-  const cluster = await getJson<{ status?: ClusterStatus }>([
-    "etcdcluster",
-    "-n",
-    namespace,
-    clusterName,
-  ]);
-  return cluster?.status ?? {};
-}
-
-const condition = (status: ClusterStatus, type: string) =>
-  status.conditions?.find((c) => c.type === type);
-
-/** `replicas` healthy voting members, all listed, quorum healthy. */
-function healthy(status: ClusterStatus, replicas: number): boolean {
-  return status.replicas === replicas && status.readyReplicas === replicas &&
-    status.members?.length === replicas && condition(status, "Available")?.status === "True" &&
-    condition(status, "Degraded")?.status === "False";
-}
-
-function waitHealthy(namespace: string, replicas: number, timeoutSeconds = 240) {
-  return eventually(
-    `${replicas} healthy members`,
-    () => clusterStatus(namespace),
-    (status) => healthy(status, replicas),
-    timeoutSeconds,
-  );
-}
 
 async function eventReasons(namespace: string): Promise<string[]> {
   const reasons = await kubectlOk([
@@ -93,32 +58,6 @@ async function cordoned(): Promise<AsyncDisposable> {
       for (const node of nodes) await kubectl(["uncordon", node]);
     },
   };
-}
-
-/**
- * Runs `body` while a writer puts 20 keys/s through the client Service, then asserts that no
- * acknowledged write failed or was lost. The writer is stopped whatever `body` does.
- */
-async function underWriter(namespace: string, label: string, body: () => Promise<void>) {
-  const writer = startWriter(await clientServiceIP(namespace, clusterName), 20);
-  try {
-    await body();
-  } catch (error) {
-    await writer.stop();
-    throw error;
-  }
-  await finishWriter(writer, label);
-}
-
-async function finishWriter(writer: Writer, label: string) {
-  const result = await writer.stop();
-  console.log(
-    `${label}: ${result.acknowledged.length} writes acknowledged, ${result.failed} failed, ` +
-      `${result.missing.length} lost`,
-  );
-  assert.equal(result.failed, 0, "no write may fail");
-  assert.deepEqual(result.missing, [], "no acknowledged write may be lost");
-  assert.ok(result.acknowledged.length > 0);
 }
 
 async function createCluster(namespace: string): Promise<ClusterStatus> {

@@ -1,5 +1,5 @@
 // API objects every test cluster starts with: storage class, DNS, object-store services, RBAC.
-import { network, objectStores, ports } from "./config.ts";
+import { network, objectStores, ports, provisionerName } from "./config.ts";
 import { identities } from "./pki.ts";
 
 /** A selector-less Service whose only endpoint is a process on the node's own address. */
@@ -46,9 +46,28 @@ kind: StorageClass
 metadata:
   name: standard
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
-provisioner: kubernetes.io/host-path
+provisioner: ${provisionerName}
 reclaimPolicy: Delete
-volumeBindingMode: Immediate
+# The scheduler picks the node first: the volume is then made on that node's disk.
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "etcd-env:provisioner"}
+rules:
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, list, watch, create, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "etcd-env:provisioner"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "etcd-env:provisioner"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "${identities.provisioner.commonName}"}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import {
   bin,
   cacheDir,
-  files,
+  envDir,
+  type EnvNode,
   network,
-  nodeName,
   objectStores,
   ports,
   runDir,
@@ -29,34 +29,56 @@ const kubeconfigDir = join(stateDir, "kubeconfig");
 export const componentKubeconfig = (name: string) => join(kubeconfigDir, `${name}.yaml`);
 
 export const paths = {
-  /** Images and their unpacked layers outlive `env:down`, so a warm start imports nothing. */
-  containerdRoot: join(cacheDir, "containerd"),
-  containerdState: join(runDir, "containerd", "state"),
-  containerdConfig: join(stateDir, "containerd", "config.toml"),
-  cniConfigDir: join(stateDir, "cni", "net.d"),
-  cniIpamDir: join(stateDir, "cni", "ipam"),
-  kubeletRoot: join(stateDir, "kubelet"),
-  kubeletConfig: join(stateDir, "kubelet", "config.yaml"),
   kubeProxyConfig: join(stateDir, "kube-proxy.yaml"),
   corefile: join(stateDir, "coredns", "Corefile"),
   backingEtcdData: join(stateDir, "backing-etcd"),
   minioData: join(stateDir, "minio"),
   fakeGcsData: join(stateDir, "fake-gcs"),
+  /** Where the node-local provisioner makes each node's volumes: `<volumes>/<node>/<pv>`. */
+  volumes: join(stateDir, "volumes"),
 } as const;
 
-export function containerdConfig(): string {
+/** What belongs to one node: its containerd, kubelet, CNI network and volumes. */
+export function nodePaths(node: EnvNode) {
+  const state = join(stateDir, "nodes", node.name);
+  const run = join(runDir, "nodes", node.name);
+  return {
+    /** Images and their unpacked layers outlive `env:down`, so a warm start imports nothing. */
+    containerdRoot: join(cacheDir, "containerd-nodes", node.name),
+    containerdState: join(run, "containerd-state"),
+    containerdSocket: join(run, "containerd.sock"),
+    containerdConfig: join(state, "containerd", "config.toml"),
+    runcRoot: join(run, "runc"),
+    cniConfigDir: join(state, "cni", "net.d"),
+    cniIpamDir: join(state, "cni", "ipam"),
+    kubeletRoot: join(state, "kubelet"),
+    kubeletConfig: join(state, "kubelet-config.yaml"),
+    kubeletKubeconfig: componentKubeconfig(`kubelet-${node.name}`),
+    podLogs: join(state, "pod-logs"),
+    volumes: join(paths.volumes, node.name),
+    optDir: join(state, "containerd", "opt"),
+  };
+}
+
+export const daemonNames = {
+  containerd: (node: EnvNode) => `containerd-${node.name}`,
+  kubelet: (node: EnvNode) => `kubelet-${node.name}`,
+};
+
+export function containerdConfig(node: EnvNode): string {
+  const at = nodePaths(node);
   return `version = 2
-root = "${paths.containerdRoot}"
-state = "${paths.containerdState}"
+root = "${at.containerdRoot}"
+state = "${at.containerdState}"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
   "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 
 [grpc]
-  address = "${files.containerdSocket}"
+  address = "${at.containerdSocket}"
 
 [ttrpc]
-  address = "${files.containerdSocket}.ttrpc"
+  address = "${at.containerdSocket}.ttrpc"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${pauseImage}"
@@ -70,33 +92,33 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
-        Root = "${join(runDir, "runc")}"
+        Root = "${at.runcRoot}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "${paths.cniConfigDir}"
+    conf_dir = "${at.cniConfigDir}"
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "${join(stateDir, "containerd", "opt")}"
+  path = "${at.optDir}"
 `;
 }
 
-/** Pods hang off our bridge; no masquerading, since nothing may leave the machine anyway. */
-export function cniConfig(): string {
+/** The node's pods hang off its bridge; no masquerading, since nothing may leave the machine. */
+export function cniConfig(node: EnvNode): string {
   return JSON.stringify(
     {
       cniVersion: "0.4.0",
-      name: "etcd-env",
+      name: `etcd-env-${node.name}`,
       plugins: [
         {
           type: "bridge",
-          bridge: network.bridge,
+          bridge: node.bridge,
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: {
             type: "host-local",
-            dataDir: paths.cniIpamDir,
-            ranges: [[{ subnet: network.podCidr, gateway: network.nodeIp }]],
+            dataDir: nodePaths(node).cniIpamDir,
+            ranges: [[{ subnet: node.podCidr, gateway: node.ip }]],
             routes: [{ dst: "0.0.0.0/0" }],
           },
         },
@@ -108,13 +130,28 @@ export function cniConfig(): string {
   );
 }
 
-export function kubeletConfig(): string {
-  const identity = kubeletIdentity(nodeName);
+/**
+ * Node-lifecycle timings, shortened so a stopped node's pods are evicted in seconds. The lease is
+ * renewed every quarter of its duration, so a node is declared NotReady after about four missed
+ * renewals: a busy two-core machine must not look like a dead node.
+ */
+export const nodeLifecycle = {
+  leaseDurationSeconds: 16,
+  statusUpdateFrequency: "4s",
+  monitorGracePeriod: "20s",
+  monitorPeriod: "2s",
+  /** How long pods tolerate a not-ready or unreachable node before they are evicted. */
+  tolerationSeconds: 10,
+} as const;
+
+export function kubeletConfig(node: EnvNode): string {
+  const identity = kubeletIdentity(node);
+  const at = nodePaths(node);
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: ${network.nodeIp}
+address: ${node.ip}
 readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
+healthzBindAddress: ${node.ip}
 healthzPort: 10248
 tlsCertFile: ${certPath(identity)}
 tlsPrivateKeyFile: ${keyPath(identity)}
@@ -123,9 +160,9 @@ authentication:
   webhook: {enabled: true}
   x509: {clientCAFile: ${caCert}}
 authorization: {mode: Webhook}
-containerRuntimeEndpoint: unix://${files.containerdSocket}
+containerRuntimeEndpoint: unix://${at.containerdSocket}
 cgroupDriver: cgroupfs
-# This machine has cgroup v1; per-QoS cgroups add nothing to a one-node test cluster.
+# This machine has cgroup v1; per-QoS cgroups add nothing to a test cluster.
 failCgroupV1: false
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
@@ -141,17 +178,22 @@ evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available:
 serializeImagePulls: false
 maxPods: 110
 shutdownGracePeriod: 0s
+# Each kubelet removes log directories of pods it does not know: the nodes must not share one.
+podLogsDir: ${at.podLogs}
+nodeLeaseDurationSeconds: ${nodeLifecycle.leaseDurationSeconds}
+nodeStatusUpdateFrequency: ${nodeLifecycle.statusUpdateFrequency}
 `;
 }
 
-export function kubeProxyConfig(): string {
+/** One kube-proxy serves every node: they share this machine's network namespace. */
+export function kubeProxyConfig(firstNodeName: string): string {
   return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: ${componentKubeconfig("kube-proxy")}}
 mode: iptables
-hostnameOverride: ${nodeName}
+hostnameOverride: ${firstNodeName}
 bindAddress: ${network.nodeIp}
-clusterCIDR: ${network.podCidr}
+clusterCIDR: ${network.podSupernet}
 nodePortAddresses: ["${network.nodeIp}/32"]
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
@@ -178,6 +220,31 @@ export function corefile(): string {
 `;
 }
 
+export function nodeDaemons(node: EnvNode): { containerd: Daemon; kubelet: Daemon } {
+  const at = nodePaths(node);
+  return {
+    containerd: {
+      name: daemonNames.containerd(node),
+      command: "containerd",
+      args: ["--config", at.containerdConfig],
+    },
+    kubelet: {
+      name: daemonNames.kubelet(node),
+      command: bin.kubernetes("kubelet"),
+      args: [
+        `--config=${at.kubeletConfig}`,
+        `--kubeconfig=${at.kubeletKubeconfig}`,
+        `--root-dir=${at.kubeletRoot}`,
+        `--hostname-override=${node.name}`,
+        `--node-ip=${node.ip}`,
+        `--node-labels=topology.kubernetes.io/zone=${node.zone}`,
+        "--v=1",
+      ],
+    },
+  };
+}
+
+/** The daemons shared by every node: control plane, DNS, proxy, object stores, provisioner. */
 export function daemons(): Record<string, Daemon> {
   const k8s = bin.kubernetes;
   const pki = (name: keyof typeof identities) => ({
@@ -185,11 +252,6 @@ export function daemons(): Record<string, Daemon> {
     key: keyPath(identities[name]),
   });
   return {
-    containerd: {
-      name: "containerd",
-      command: "containerd",
-      args: ["--config", paths.containerdConfig],
-    },
     "backing-etcd": {
       name: "backing-etcd",
       command: bin.etcd("etcd"),
@@ -220,6 +282,8 @@ export function daemons(): Record<string, Daemon> {
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true",
+        `--default-not-ready-toleration-seconds=${nodeLifecycle.tolerationSeconds}`,
+        `--default-unreachable-toleration-seconds=${nodeLifecycle.tolerationSeconds}`,
         `--service-account-issuer=https://kubernetes.default.svc.${network.clusterDomain}`,
         `--service-account-key-file=${serviceAccountPub}`,
         `--service-account-signing-key-file=${serviceAccountKey}`,
@@ -242,7 +306,8 @@ export function daemons(): Record<string, Daemon> {
         `--service-account-private-key-file=${serviceAccountKey}`,
         `--root-ca-file=${caCert}`,
         "--use-service-account-credentials=true",
-        "--enable-hostpath-provisioner=true",
+        `--node-monitor-grace-period=${nodeLifecycle.monitorGracePeriod}`,
+        `--node-monitor-period=${nodeLifecycle.monitorPeriod}`,
         `--service-cluster-ip-range=${network.serviceCidr}`,
         "--leader-elect=false",
         "--profiling=false",
@@ -262,18 +327,6 @@ export function daemons(): Record<string, Daemon> {
         "--v=1",
       ],
     },
-    kubelet: {
-      name: "kubelet",
-      command: k8s("kubelet"),
-      args: [
-        `--config=${paths.kubeletConfig}`,
-        `--kubeconfig=${componentKubeconfig("kubelet")}`,
-        `--root-dir=${paths.kubeletRoot}`,
-        `--hostname-override=${nodeName}`,
-        `--node-ip=${network.nodeIp}`,
-        "--v=1",
-      ],
-    },
     "kube-proxy": {
       name: "kube-proxy",
       command: k8s("kube-proxy"),
@@ -283,6 +336,17 @@ export function daemons(): Record<string, Daemon> {
       name: "coredns",
       command: bin.coredns(),
       args: ["-conf", paths.corefile],
+    },
+    provisioner: {
+      name: "provisioner",
+      command: Deno.execPath(),
+      args: [
+        "run",
+        "--allow-all",
+        join(envDir, "provisioner.ts"),
+        componentKubeconfig("provisioner"),
+        paths.volumes,
+      ],
     },
     minio: {
       name: "minio",

@@ -54,21 +54,77 @@ export const bin = {
 };
 
 /**
- * The network: one bridge owned by the environment carries the pods and the node address. Both
- * ranges are routed to the bridge, so nothing addressed to them ever leaves the machine.
+ * The network: each node owns a bridge carrying its pods' /24 and its own address, all inside
+ * `podSupernet`. Everything in that range and the service range is routed to our bridges (or
+ * dropped), so nothing addressed to them ever leaves the machine. The control plane and the
+ * object stores listen on the first node's address.
  */
 export const network = {
-  bridge: "etcdenv0",
-  podCidr: "10.120.0.0/24",
+  podSupernet: "10.120.0.0/16",
   nodeIp: "10.120.0.1",
-  nodeIpCidr: "10.120.0.1/24",
   serviceCidr: "10.121.0.0/24",
   kubernetesServiceIp: "10.121.0.1",
   dnsServiceIp: "10.121.0.10",
   clusterDomain: "cluster.local",
 } as const;
 
-export const nodeName = "etcd-env-node";
+/** One kubelet with its own containerd, bridge, pod range and zone, all on this machine. */
+export interface EnvNode {
+  readonly name: string;
+  readonly zone: string;
+  readonly bridge: string;
+  readonly podCidr: string;
+  readonly ip: string;
+  readonly ipCidr: string;
+}
+
+export const maxNodes = 9;
+
+export function envNode(index: number): EnvNode {
+  return {
+    name: `etcd-env-node-${index + 1}`,
+    zone: `etcd-env-zone-${index + 1}`,
+    bridge: `etcdenv${index}`,
+    podCidr: `10.120.${index}.0/24`,
+    ip: `10.120.${index}.1`,
+    ipCidr: `10.120.${index}.1/24`,
+  };
+}
+
+/** `ETCD_ENV_NODES` (default 3; 1 for small machines) decides how many nodes `env:up` starts. */
+export function requestedNodeCount(): number {
+  const raw = Deno.env.get("ETCD_ENV_NODES") ?? "3";
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > maxNodes) {
+    throw new Error(`ETCD_ENV_NODES must be a whole number from 1 to ${maxNodes}, not "${raw}"`);
+  }
+  return count;
+}
+
+const nodesFile = () => join(stateDir, "nodes.json");
+
+/** The nodes of the running (or last started) cluster: what `env:up` recorded. */
+export function recordedNodes(): EnvNode[] {
+  try {
+    const count = JSON.parse(Deno.readTextFileSync(nodesFile())).count;
+    if (Number.isInteger(count) && count >= 1 && count <= maxNodes) {
+      return Array.from({ length: count }, (_, index) => envNode(index));
+    }
+  } catch { /* not recorded yet */ }
+  return Array.from({ length: requestedNodeCount() }, (_, index) => envNode(index));
+}
+
+export function recordNodes(count: number): void {
+  Deno.mkdirSync(stateDir, { recursive: true });
+  Deno.writeTextFileSync(nodesFile(), JSON.stringify({ count }));
+}
+
+/** Every node `env:down` may have to clean up after, whatever count it was started with. */
+export const everyPossibleNode = (): EnvNode[] =>
+  Array.from({ length: maxNodes }, (_, index) => envNode(index));
+
+/** The StorageClass `standard`'s provisioner: tests/env/provisioner.ts. */
+export const provisionerName = "etcd-env.local/node-local";
 
 export const ports = {
   apiserver: 6443,
@@ -101,5 +157,4 @@ export const files = {
   adminKubeconfig: join(stateDir, "kubeconfig", "admin.yaml"),
   operatorKubeconfig: join(stateDir, "kubeconfig", "operator.yaml"),
   envJson: join(stateDir, "env.json"),
-  containerdSocket: join(runDir, "containerd", "containerd.sock"),
 };

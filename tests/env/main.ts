@@ -1,34 +1,48 @@
-// `deno task env:up | env:down | env:status`: the local single-node Kubernetes the tests run on.
+// `deno task env:up | env:down | env:status`: the local Kubernetes the tests run on, three nodes
+// on this one machine by default (`ETCD_ENV_NODES=1` for small machines).
 import { join } from "node:path";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   bin,
   cacheDir,
   envDir,
+  type EnvNode,
+  envNode,
+  everyPossibleNode,
   files,
   network,
-  nodeName,
   objectStores,
   operatorIdentity,
   ports,
+  recordedNodes,
+  recordNodes,
   repoDir,
+  requestedNodeCount,
   runDir,
   stateDir,
 } from "./config.ts";
 import {
   apiserverUrl,
-  cniConfig,
   componentKubeconfig,
-  containerdConfig,
   corefile,
+  daemonNames,
   daemons,
-  kubeletConfig,
   kubeProxyConfig,
+  nodeDaemons,
+  nodePaths,
   paths,
 } from "./components.ts";
 import { clusterObjects } from "./cluster-objects.ts";
-import { buildImages, importImages } from "./images.ts";
+import { buildImages } from "./images.ts";
 import { networkDown, networkUp } from "./network.ts";
+import {
+  loseDisks,
+  nodeReady,
+  startNode,
+  startRuntime,
+  stopNode,
+  writeNodeConfigs,
+} from "./nodes.ts";
 import {
   ensureCertificate,
   ensureCertificateAuthority,
@@ -54,6 +68,8 @@ export interface EnvironmentInfo {
   readonly operatorKubeconfig: string;
   readonly kubectl: string;
   readonly nodeIp: string;
+  /** The nodes' names, first the one the control plane's address belongs to. */
+  readonly nodes: readonly string[];
   readonly s3: {
     readonly endpoint: string;
     readonly inClusterEndpoint: string;
@@ -90,9 +106,9 @@ async function writeFile(path: string, content: string): Promise<void> {
   await Deno.writeTextFile(path, content);
 }
 
-async function preparePki(): Promise<void> {
+async function preparePki(nodes: readonly EnvNode[]): Promise<void> {
   await ensureCertificateAuthority();
-  const all: Identity[] = [...Object.values(identities), kubeletIdentity(nodeName)];
+  const all: Identity[] = [...Object.values(identities), ...nodes.map(kubeletIdentity)];
   await Promise.all(all.map(ensureCertificate));
   const kubeconfigs: [string, Identity][] = [
     ["admin", identities.admin],
@@ -100,7 +116,8 @@ async function preparePki(): Promise<void> {
     ["scheduler", identities.scheduler],
     ["kube-proxy", identities.kubeProxy],
     ["coredns", identities.coredns],
-    ["kubelet", kubeletIdentity(nodeName)],
+    ["provisioner", identities.provisioner],
+    ...nodes.map((node): [string, Identity] => [`kubelet-${node.name}`, kubeletIdentity(node)]),
   ];
   for (const [name, identity] of kubeconfigs) {
     await writeFile(
@@ -110,13 +127,11 @@ async function preparePki(): Promise<void> {
   }
 }
 
-async function writeConfigs(): Promise<void> {
-  await writeFile(paths.containerdConfig, containerdConfig());
-  await writeFile(join(paths.cniConfigDir, "10-etcd-env.conflist"), cniConfig());
-  await writeFile(paths.kubeletConfig, kubeletConfig());
-  await writeFile(paths.kubeProxyConfig, kubeProxyConfig());
+async function writeConfigs(nodes: readonly EnvNode[]): Promise<void> {
+  for (const node of nodes) await writeNodeConfigs(node);
+  await writeFile(paths.kubeProxyConfig, kubeProxyConfig(nodes[0].name));
   await writeFile(paths.corefile, corefile());
-  for (const dir of [paths.minioData, paths.fakeGcsData, paths.cniIpamDir]) {
+  for (const dir of [paths.minioData, paths.fakeGcsData, paths.volumes]) {
     await Deno.mkdir(dir, { recursive: true });
   }
 }
@@ -125,17 +140,6 @@ async function httpOk(url: string): Promise<boolean> {
   const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
   await response.body?.cancel();
   return response.ok;
-}
-
-async function startImages(): Promise<void> {
-  const archives = await buildImages();
-  await waitFor(
-    "containerd",
-    () => Deno.stat(files.containerdSocket).then(() => true),
-    30_000,
-    "containerd",
-  );
-  await importImages(files.containerdSocket, archives);
 }
 
 async function applyBaseObjects(): Promise<void> {
@@ -196,8 +200,9 @@ async function createBuckets(): Promise<void> {
   }
 }
 
-function environmentInfo(): EnvironmentInfo {
+function environmentInfo(nodes: readonly EnvNode[]): EnvironmentInfo {
   return {
+    nodes: nodes.map((node) => node.name),
     adminKubeconfig: files.adminKubeconfig,
     operatorKubeconfig: files.operatorKubeconfig,
     kubectl: kubectlBinary(),
@@ -218,17 +223,21 @@ function environmentInfo(): EnvironmentInfo {
   };
 }
 
-async function nodeReady(): Promise<boolean> {
-  const jsonPath = '{.status.conditions[?(@.type=="Ready")].status}';
-  const result = await kubectl(["get", "node", nodeName, "-o", `jsonpath=${jsonPath}`]);
-  return result.stdout.trim() === "True";
-}
-
 async function recordPreexisting(): Promise<void> {
   const marker = join(stateDir, "preexisting.json");
   if (await Deno.stat(marker).then(() => true, () => false)) return;
   const hostpathExisted = await Deno.stat("/tmp/hostpath_pv").then(() => true, () => false);
   await writeFile(marker, JSON.stringify({ hostpathExisted }));
+}
+
+/** The nodes to start: those of a cluster that is already up, else `ETCD_ENV_NODES`. */
+function startingNodes(): EnvNode[] {
+  const upAlready = runningPid("kube-apiserver") !== undefined;
+  const count = upAlready ? recordedNodes().length : requestedNodeCount();
+  if (upAlready && count !== requestedNodeCount()) {
+    log(`the cluster runs ${count} node(s); env:down first to change that`);
+  }
+  return Array.from({ length: count }, (_, index) => envNode(index));
 }
 
 export async function up(): Promise<void> {
@@ -239,11 +248,16 @@ export async function up(): Promise<void> {
   const buildSeconds = (Date.now() - buildStarted) / 1000;
   await Deno.mkdir(stateDir, { recursive: true });
   await recordPreexisting();
-  await Promise.all([preparePki(), writeConfigs(), networkUp()]);
+  const nodes = startingNodes();
+  recordNodes(nodes.length);
+  await Promise.all([preparePki(nodes), writeConfigs(nodes), networkUp(nodes)]);
   const all = daemons();
-  await startDaemon(all.containerd);
   await startDaemon(all["backing-etcd"]);
-  const images = startImages();
+  // Each node's containerd imports the images while the control plane starts: the kubelets
+  // must find the pause and etcd images locally, since there is no registry.
+  const runtimes = buildImages().then((archives) =>
+    Promise.all(nodes.map((node) => startRuntime(node, archives)))
+  );
   await waitFor(
     "backing etcd",
     () => httpOk(`http://127.0.0.1:${ports.backingEtcdClient}/health`),
@@ -264,14 +278,15 @@ export async function up(): Promise<void> {
       "kube-scheduler",
       "kube-proxy",
       "coredns",
+      "provisioner",
       "minio",
       "fake-gcs-server",
     ]
   ) {
     await startDaemon(all[name]);
   }
-  await images; // the kubelet must find the pause and etcd images locally: there is no registry
-  await startDaemon(all.kubelet);
+  await runtimes;
+  for (const node of nodes) await startDaemon(nodeDaemons(node).kubelet);
   await waitFor(
     "minio",
     () => httpOk(`http://${network.nodeIp}:${ports.minio}/minio/health/ready`),
@@ -285,7 +300,14 @@ export async function up(): Promise<void> {
     "fake-gcs-server",
   );
   await createBuckets();
-  await waitFor(`node ${nodeName} Ready`, nodeReady, 120_000, "kubelet");
+  for (const node of nodes) {
+    await waitFor(
+      `node ${node.name} Ready`,
+      () => nodeReady(node),
+      120_000,
+      daemonNames.kubelet(node),
+    );
+  }
   await waitFor(
     "the default ServiceAccount",
     async () =>
@@ -294,12 +316,11 @@ export async function up(): Promise<void> {
     "kube-controller-manager",
   );
   await writeOperatorKubeconfig();
-  await writeFile(files.envJson, JSON.stringify(environmentInfo(), null, 2));
+  await writeFile(files.envJson, JSON.stringify(environmentInfo(nodes), null, 2));
   const total = (Date.now() - started) / 1000;
   log(
-    `cluster ready in ${total.toFixed(1)} s (of which building binaries: ${
-      buildSeconds.toFixed(1)
-    } s)`,
+    `cluster of ${nodes.length} node(s) ready in ${total.toFixed(1)} s (of which building ` +
+      `binaries: ${buildSeconds.toFixed(1)} s)`,
   );
   log(`admin kubeconfig:    ${files.adminKubeconfig}`);
   log(`operator kubeconfig: ${files.operatorKubeconfig}`);
@@ -320,41 +341,48 @@ function mountsUnder(prefixes: readonly string[]): string[] {
  * After a crash or a reboot nothing runs but the pods' state is still there, so containerd is
  * started just for this.
  */
-async function removeContainers(): Promise<void> {
-  const configured = await Deno.stat(paths.containerdConfig).then(() => true, () => false);
-  if (runningPid("containerd") === undefined) {
+async function removeContainers(node: EnvNode): Promise<void> {
+  const at = nodePaths(node);
+  const configured = await Deno.stat(at.containerdConfig).then(() => true, () => false);
+  const name = daemonNames.containerd(node);
+  if (runningPid(name) === undefined) {
     if (!configured) return;
-    await startDaemon(daemons().containerd);
+    await startDaemon(nodeDaemons(node).containerd);
     const up = await waitFor(
-      "containerd",
-      () => Deno.stat(files.containerdSocket).then(() => true),
+      `containerd of ${node.name}`,
+      () => Deno.stat(at.containerdSocket).then(() => true),
       30_000,
-      "containerd",
+      name,
     )
       .then(() => true, () => false);
     if (!up) return;
   }
   // A freshly started containerd answers "server is not initialized yet" for a few seconds.
-  let result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+  let result = await run(bin.criTeardown(), [at.containerdSocket], { allowFailure: true });
   for (
     let attempt = 0;
     !result.success && attempt < 30 && /not initialized/.test(result.stderr);
     attempt++
   ) {
     await sleep(1000);
-    result = await run(bin.criTeardown(), [files.containerdSocket], { allowFailure: true });
+    result = await run(bin.criTeardown(), [at.containerdSocket], { allowFailure: true });
   }
-  if (!result.success) log(`removing pods through the CRI failed: ${result.stderr.trim()}`);
+  if (!result.success) {
+    log(`removing ${node.name}'s pods through the CRI failed: ${result.stderr.trim()}`);
+  }
 }
 
 export async function down(): Promise<void> {
   const started = Date.now();
+  // Whatever count the cluster was started with (or a crashed run left): every possible node.
+  const nodes = everyPossibleNode();
+  for (const node of nodes) await stopDaemon(daemonNames.kubelet(node));
   for (
     const name of [
-      "kubelet",
       "kube-proxy",
       "kube-scheduler",
       "kube-controller-manager",
+      "provisioner",
       "coredns",
       "minio",
       "fake-gcs-server",
@@ -362,12 +390,15 @@ export async function down(): Promise<void> {
   ) {
     await stopDaemon(name);
   }
-  await removeContainers();
-  await stopDaemon("containerd");
-  for (const pid of pidsMatching(files.containerdSocket)) await terminate(pid, 5_000);
+  for (const node of nodes) {
+    await removeContainers(node);
+    await stopDaemon(daemonNames.containerd(node));
+    for (const pid of pidsMatching(nodePaths(node).containerdSocket)) await terminate(pid, 5_000);
+  }
   await stopDaemon("kube-apiserver");
   await stopDaemon("backing-etcd");
-  for (const point of mountsUnder([stateDir, runDir, paths.containerdRoot])) {
+  const roots = nodes.map((node) => nodePaths(node).containerdRoot);
+  for (const point of mountsUnder([stateDir, runDir, ...roots])) {
     await run("umount", [point], { allowFailure: true }).then((result) =>
       result.success ? result : run("umount", ["-l", point], { allowFailure: true })
     );
@@ -391,7 +422,9 @@ export async function down(): Promise<void> {
 
 export async function status(): Promise<boolean> {
   let allRunning = true;
-  for (const name of Object.keys(daemons())) {
+  const nodeNames = recordedNodes().flatMap((node) => Object.values(nodeDaemons(node)))
+    .map((daemon) => daemon.name);
+  for (const name of [...Object.keys(daemons()), ...nodeNames]) {
     const pid = runningPid(name);
     allRunning &&= pid !== undefined;
     console.log(`${name.padEnd(24)} ${pid === undefined ? "stopped" : `running (pid ${pid})`}`);
@@ -411,14 +444,26 @@ export async function status(): Promise<boolean> {
   return allRunning;
 }
 
+/** `deno task env:node stop etcd-env-node-2`: the node faults the tests use, by hand. */
+async function nodeCommand(action: string, name: string): Promise<void> {
+  const node = recordedNodes().find((candidate) => candidate.name === name);
+  if (!node) throw new Error(`no node ${name}: ${recordedNodes().map((n) => n.name).join(", ")}`);
+  if (action === "stop") await stopNode(node);
+  else if (action === "start") await startNode(node);
+  else if (action === "lose-disks") await loseDisks(node);
+  else throw new Error(`unknown node action ${action}: stop, start or lose-disks`);
+}
+
 if (import.meta.main) {
   const command = Deno.args[0];
   if (command === "up") await up();
   else if (command === "down") await down();
   else if (command === "status") Deno.exit((await status()) ? 0 : 1);
   else if (command === "info") console.log(await Deno.readTextFile(files.envJson));
-  else {
-    console.error("usage: main.ts up | down | status | info");
+  else if (command === "node" && Deno.args.length === 3) {
+    await nodeCommand(Deno.args[1], Deno.args[2]);
+  } else {
+    console.error("usage: main.ts up | down | status | info | node stop|start|lose-disks <name>");
     Deno.exit(2);
   }
   await sleep(0);

@@ -1,9 +1,11 @@
 // The host side of the test cluster's network: bridge, routes, sysctls, and iptables clean-up.
 import { join } from "node:path";
-import { network, stateDir } from "./config.ts";
+import { type EnvNode, everyPossibleNode, network, stateDir } from "./config.ts";
 import { run } from "./processes.ts";
 
-const guardComment = "etcd-env: pods never reach off the machine";
+/** Every iptables rule of ours carries a comment starting with this; `env:down` removes them. */
+export const commentPrefix = "etcd-env:";
+const guardComment = `${commentPrefix} pods never reach off the machine`;
 const originalSysctlsFile = join(stateDir, "original-sysctls.json");
 const sysctls = ["net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"] as const;
 
@@ -11,17 +13,22 @@ async function linkExists(name: string): Promise<boolean> {
   return (await run("ip", ["link", "show", name], { allowFailure: true })).success;
 }
 
-/** Creates the bridge with the node address and keeps both ranges on it. */
-export async function networkUp(): Promise<void> {
+/** Creates each node's bridge with its address, and keeps every range of ours on the machine. */
+export async function networkUp(nodes: readonly EnvNode[]): Promise<void> {
   await rememberSysctls();
-  if (!await linkExists(network.bridge)) {
-    await run("ip", ["link", "add", network.bridge, "type", "bridge"]);
+  for (const node of nodes) {
+    if (!await linkExists(node.bridge)) {
+      await run("ip", ["link", "add", node.bridge, "type", "bridge"]);
+    }
+    await run("ip", ["addr", "replace", node.ipCidr, "dev", node.bridge]);
+    await run("ip", ["link", "set", node.bridge, "up"]);
   }
-  await run("ip", ["addr", "replace", network.nodeIpCidr, "dev", network.bridge]);
-  await run("ip", ["link", "set", network.bridge, "up"]);
-  // Service addresses only exist in kube-proxy's NAT rules; routing them to the bridge means a
-  // packet to an unknown service address dies here instead of leaving through the default route.
-  await run("ip", ["route", "replace", network.serviceCidr, "dev", network.bridge]);
+  // Each node's /24 is routed to its bridge and the rest of the range is dropped here. Service
+  // addresses only exist in kube-proxy's NAT rules, which the host's own connections meet after
+  // the first route lookup: they need a real route, so a packet to an unknown service address
+  // dies on a bridge instead of leaving through the default route.
+  await run("ip", ["route", "replace", "blackhole", network.podSupernet]);
+  await run("ip", ["route", "replace", network.serviceCidr, "dev", nodes[0].bridge]);
   for (const key of sysctls) await Deno.writeTextFile(`/proc/sys/${key}`, "1");
   await ensureGuardRule();
 }
@@ -30,10 +37,10 @@ async function ensureGuardRule(): Promise<void> {
   const rule = [
     "FORWARD",
     "-s",
-    network.podCidr,
+    network.podSupernet,
     "!",
     "-d",
-    network.podCidr,
+    network.podSupernet,
     "-m",
     "comment",
     "--comment",
@@ -53,16 +60,17 @@ async function rememberSysctls(): Promise<void> {
   await Deno.writeTextFile(originalSysctlsFile, JSON.stringify(values));
 }
 
-/** Removes what networkUp, kube-proxy and the CNI plugins added, and restores the sysctls. */
+/** Removes what networkUp, kube-proxy, the CNI plugins and node faults added; restores sysctls. */
 export async function networkDown(kubeProxyBinary: string | undefined): Promise<void> {
   if (kubeProxyBinary && await Deno.stat(kubeProxyBinary).then(() => true, () => false)) {
     await run(kubeProxyBinary, ["--cleanup"], { allowFailure: true });
   }
-  await removeIptablesChains(/^(KUBE-|CNI-)/, guardComment);
-  await run("ip", ["route", "del", network.serviceCidr, "dev", network.bridge], {
-    allowFailure: true,
-  });
-  if (await linkExists(network.bridge)) await run("ip", ["link", "del", network.bridge]);
+  await removeIptablesChains(/^(KUBE-|CNI-)/, commentPrefix);
+  await run("ip", ["route", "del", "blackhole", network.podSupernet], { allowFailure: true });
+  await run("ip", ["route", "del", network.serviceCidr], { allowFailure: true });
+  for (const node of everyPossibleNode()) {
+    if (await linkExists(node.bridge)) await run("ip", ["link", "del", node.bridge]);
+  }
   await restoreSysctls();
 }
 

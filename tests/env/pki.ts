@@ -1,6 +1,6 @@
 // Certificates and kubeconfigs of the test cluster, made with openssl; existing ones are kept.
 import { join } from "node:path";
-import { network, stateDir } from "./config.ts";
+import { type EnvNode, network, stateDir } from "./config.ts";
 import { run } from "./processes.ts";
 
 export const pkiDir = join(stateDir, "pki");
@@ -53,15 +53,16 @@ export const identities = {
   scheduler: { file: "scheduler", commonName: "system:kube-scheduler", usage: "client" },
   kubeProxy: { file: "kube-proxy", commonName: "system:kube-proxy", usage: "client" },
   coredns: { file: "coredns", commonName: "etcd-env:coredns", usage: "client" },
+  provisioner: { file: "provisioner", commonName: "etcd-env:provisioner", usage: "client" },
 } as const satisfies Record<string, Identity>;
 
-export function kubeletIdentity(nodeName: string): Identity {
+export function kubeletIdentity(node: EnvNode): Identity {
   return {
-    file: "kubelet",
-    commonName: `system:node:${nodeName}`,
+    file: `kubelet-${node.name}`,
+    commonName: `system:node:${node.name}`,
     organization: "system:nodes",
     usage: "both",
-    altNames: [`IP:${network.nodeIp}`, `DNS:${nodeName}`],
+    altNames: [`IP:${node.ip}`, `DNS:${node.name}`],
   };
 }
 

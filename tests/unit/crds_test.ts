@@ -295,7 +295,8 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       "spec.bootstrap": ["initialClusterState", "static"],
       "spec.bootstrap.static": ["initialCluster"],
       "spec.bootstrap.static.initialCluster.[]": ["host", "name"],
-      status: ["serverVersion"],
+      // `node` is additive (not in DESIGN.md): where the member runs, for the printer column.
+      status: ["node", "serverVersion"],
     },
     EtcdBackup: {
       spec: ["credentialsSecretRef", "destination", "source"],

@@ -543,6 +543,19 @@ const unschedulableFor = (ms: number): Partial<PeerView> => ({
     unschedulable: { message: "0/1 nodes are available: 1 Insufficient cpu.", sinceMs: now - ms },
   },
 });
+const onDeadNodeFor = (ms: number): Partial<PeerView> => ({
+  pod: {
+    phase: "Running",
+    terminating: false,
+    node: {
+      name: "node-2",
+      ready: false,
+      sinceMs: now - ms,
+      detail: "Ready=Unknown (NodeStatusUnknown)",
+    },
+    etcd: { running: true, restarts: 0 },
+  },
+});
 const down = (ordinal: number) => member(ordinal, { healthy: false });
 const withPeer = (ordinal: number, overrides: Partial<PeerView>) =>
   [0, 1, 2].map((n) => n === ordinal ? peer(n, overrides) : peer(n));
@@ -570,6 +583,11 @@ Deno.test("a lost member is removed from etcd to be replaced, whatever made it l
       /removed it/,
     ],
     ["unschedulable past the grace period", unschedulableFor(301_000), /Insufficient cpu/],
+    [
+      "on a node not ready past the grace period",
+      onDeadNodeFor(300_000),
+      /node node-2 is not ready for 300 s \(Ready=Unknown \(NodeStatusUnknown\)\)/,
+    ],
   ];
   for (const [name, overrides, reason] of cases) {
     const steps = membership(observe({
@@ -614,6 +632,7 @@ Deno.test("a member that may still recover is waited for, with its pod's reason"
       /image cannot be pulled \(ImagePullBackOff\): etcd:v3.4.99 not found/,
     ],
     ["no pod", { pod: undefined }, /pod does not exist/],
+    ["on a node not ready within the grace period", onDeadNodeFor(20_000), /not ready for 20 s/],
   ];
   for (const [name, overrides, reason] of cases) {
     const steps = membership(observe({
@@ -624,6 +643,26 @@ Deno.test("a member that may still recover is waited for, with its pod's reason"
     assert.equal(steps[0].kind, "wait", name);
     assert.match(steps[0].kind === "wait" ? steps[0].reason : "", reason, name);
   }
+});
+
+Deno.test("a member etcd still finds healthy is never replaced for what Kubernetes says of its node or pod", () => {
+  for (const overrides of [onDeadNodeFor(3_600_000), unschedulableFor(3_600_000)]) {
+    assert.deepEqual(
+      membership(observe({
+        peers: withPeer(2, overrides),
+        etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+      })),
+      [],
+    );
+  }
+  // A lost volume is the exception: etcd answers from data that is no longer on any disk.
+  assert.equal(
+    membership(observe({
+      peers: withPeer(2, lostVolume),
+      etcd: { reachable: true, members: [member(0), member(1), member(2)], leaderId: "id0" },
+    }))[0]?.kind,
+    "removeMember",
+  );
 });
 
 Deno.test("a replacement is guarded: never without quorum, never beside another change, leader moved first", () => {
