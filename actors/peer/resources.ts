@@ -41,6 +41,14 @@ export interface EtcdPeerSpec {
   };
   readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
   readonly podTemplate?: PodTemplate;
+  /** The Secrets each port's TLS comes from; absent (or a port absent) is plain HTTP there. */
+  readonly tls?: PeerTLS;
+}
+
+/** Each Secret holds `tls.crt`, `tls.key` and `ca.crt` (docs/tls.md). */
+export interface PeerTLS {
+  readonly client?: { readonly secretName: string };
+  readonly peer?: { readonly secretName: string };
 }
 
 export interface PeerIdentity {
