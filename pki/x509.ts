@@ -180,7 +180,7 @@ function ecdsaSignatureToDer(raw: Bytes): Bytes {
   return sequence(unsignedInteger(raw.subarray(0, half)), unsignedInteger(raw.subarray(half)));
 }
 
-/** A positive 127-bit random serial number, as CAs are asked to use (CA/B BR §7.1). */
+/** A positive 16-byte serial with 126 random bits (CA/B BR §7.1 asks for at least 64). */
 function randomSerial(): Bytes {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] &= 0x7f;
