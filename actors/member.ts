@@ -64,8 +64,39 @@ export function peerHost(clusterName: string, namespace: string, name: string): 
   return `${name}.${clusterName}.${namespace}.svc`;
 }
 
-export const peerURLOfHost = (host: string) => `http://${host}:${peerPort}`;
-export const clientURLOfHost = (host: string) => `http://${host}:${clientPort}`;
+/** `https` once the port has TLS (`spec.tls.peer`, `spec.tls.client`); plain HTTP by default. */
+export type URLScheme = "http" | "https";
+
+export const peerURLOfHost = (host: string, scheme: URLScheme = "http") =>
+  `${scheme}://${host}:${peerPort}`;
+export const clientURLOfHost = (host: string, scheme: URLScheme = "http") =>
+  `${scheme}://${host}:${clientPort}`;
+
+/** The cluster's load-balanced client Service: `<cluster>-client`. */
+export const clientServiceName = (clusterName: string) => `${clusterName}-client`;
+
+/**
+ * Every DNS name a member answers to, and so exactly the SANs of its serving+peer certificate:
+ * its own stable name, and the client Service's, since that Service forwards to every member.
+ */
+export function memberDNSNames(clusterName: string, namespace: string, name: string): string[] {
+  return [
+    peerHost(clusterName, namespace, name),
+    `${clientServiceName(clusterName)}.${namespace}.svc`,
+  ];
+}
+
+/** The Secrets of a cluster's operator-issued certificates (docs/tls.md says what each holds). */
+export const tlsSecretNames = {
+  /** The CA: its certificate and key, the trust bundle, and during a rotation the other CA. */
+  ca: (clusterName: string) => `${clusterName}-tls-ca`,
+  /** One member's serving+peer certificate and key, with the trust bundle. */
+  member: (peerName: string) => `${peerName}-tls`,
+  /** The client certificate the operator dials the members with. */
+  operatorClient: (clusterName: string) => `${clusterName}-tls-operator`,
+  /** A client certificate for applications. */
+  applicationClient: (clusterName: string) => `${clusterName}-tls-client`,
+} as const;
 
 /** The peer URL the member advertises and the membership API knows it by. */
 export function peerURL(clusterName: string, namespace: string, name: string): string {

@@ -15,7 +15,56 @@ export interface EtcdClusterSpec {
   readonly version: string;
   readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
   readonly podTemplate?: PodTemplate;
+  /** Absent: plain HTTP on both ports (the default). See docs/tls.md. */
+  readonly tls?: EtcdClusterTLS;
 }
+
+/** `spec.tls`: TLS on the client port and between members, each mutual and each optional. */
+export interface EtcdClusterTLS {
+  /** TLS on 2379; clients must present a certificate the cluster's CA signed. */
+  readonly client?: {
+    /** Secrets the user keeps; absent, the operator issues and rotates the certificates. */
+    readonly userProvided?: {
+      /** `tls.crt`, `tls.key`, `ca.crt`: what every member serves on 2379. */
+      readonly serverSecretName: string;
+      /** `tls.crt`, `tls.key`, `ca.crt`: the client certificate the operator connects with. */
+      readonly operatorSecretName: string;
+    };
+  };
+  /** TLS on 2380 between members, which present and verify certificates both ways. */
+  readonly peer?: {
+    readonly userProvided?: {
+      /** `tls.crt`, `tls.key`, `ca.crt`: what every member presents to and trusts from peers. */
+      readonly secretName: string;
+    };
+  };
+  /** For the certificates the operator issues; Go durations (`2160h`). */
+  readonly certificates?: {
+    readonly validity?: string;
+    readonly renewBefore?: string;
+    readonly caValidity?: string;
+    readonly caRenewBefore?: string;
+    /** Raise it to rotate the CA now (through the same overlap as on expiry). */
+    readonly caRotation?: number;
+  };
+}
+
+/** `status.tls`: when each certificate expires and where a CA rotation stands. No key material. */
+export interface EtcdClusterTLSStatus {
+  readonly caRotationPhase?: CARotationPhase;
+  readonly certificates?: readonly {
+    /** The Secret holding it. */
+    readonly secretName: string;
+    /** `ca`, `member`, `operatorClient`, `applicationClient`, or `userProvided`. */
+    readonly role: string;
+    readonly notAfter: string;
+    /** When the operator renews it (operator-issued only). */
+    readonly renewAt?: string;
+  }[];
+}
+
+/** Where a CA rotation stands: the new CA trusted, leaves re-issued from it, the old one dropped. */
+export type CARotationPhase = "TrustingNewCA" | "ReissuingFromNewCA" | "DroppingOldCA";
 
 export interface EtcdClusterObject extends KubeObject {
   readonly metadata: StoredMeta;

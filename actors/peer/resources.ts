@@ -7,6 +7,7 @@ import {
   peerPort,
   peerSelectorLabels,
   peerURLOfHost,
+  type URLScheme,
 } from "../member.ts";
 
 /** The member's container in its pod. */
@@ -41,6 +42,14 @@ export interface EtcdPeerSpec {
   };
   readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
   readonly podTemplate?: PodTemplate;
+  /** The Secrets each port's TLS comes from; absent (or a port absent) is plain HTTP there. */
+  readonly tls?: PeerTLS;
+}
+
+/** Each Secret holds `tls.crt`, `tls.key` and `ca.crt` (docs/tls.md). */
+export interface PeerTLS {
+  readonly client?: { readonly secretName: string };
+  readonly peer?: { readonly secretName: string };
 }
 
 export interface PeerIdentity {
@@ -75,13 +84,66 @@ export function goMaxProcs(resources: ResourceRequirements | undefined): string 
   return String(Math.max(1, Math.floor(cores)));
 }
 
+/** Where a port's TLS Secret is mounted: `<tlsDir>/client` and `<tlsDir>/peer`. */
+export const tlsDir = "/etc/etcd/tls";
+
+/**
+ * On the pod: a digest of the TLS Secrets' content it started with. The cluster actor restarts a
+ * member whose Secrets no longer match it (actors/tls/plan.ts); the value says nothing secret.
+ */
+export const tlsDigestAnnotation = "etcd.improbable.io/tls-digest";
+
+type TLSPort = "client" | "peer";
+const tlsPorts: readonly TLSPort[] = ["client", "peer"];
+
+const schemeOf = (tls: PeerTLS | undefined, port: TLSPort): URLScheme =>
+  tls?.[port] ? "https" : "http";
+
+/** etcd's flags for each port with TLS: the mounted files, and client certificates required. */
+function tlsEnvironment(tls: PeerTLS | undefined): { name: string; value: string }[] {
+  const env: { name: string; value: string }[] = [];
+  for (const port of tlsPorts) {
+    if (!tls?.[port]) continue;
+    const prefix = port === "peer" ? "ETCD_PEER_" : "ETCD_";
+    const dir = `${tlsDir}/${port}`;
+    env.push(
+      { name: `${prefix}CERT_FILE`, value: `${dir}/tls.crt` },
+      { name: `${prefix}KEY_FILE`, value: `${dir}/tls.key` },
+      { name: `${prefix}TRUSTED_CA_FILE`, value: `${dir}/ca.crt` },
+      { name: `${prefix}CLIENT_CERT_AUTH`, value: "true" },
+    );
+  }
+  return env;
+}
+
+/** A read-only Secret volume per port with TLS, and where the etcd container mounts it. */
+export function tlsVolumes(tls: PeerTLS | undefined) {
+  const ports = tlsPorts.flatMap((port) => {
+    const secretName = tls?.[port]?.secretName;
+    return secretName ? [{ port, secretName }] : [];
+  });
+  return {
+    volumes: ports.map(({ port, secretName }) => ({
+      name: `tls-${port}`,
+      secret: { secretName, defaultMode: 0o400 },
+    })),
+    volumeMounts: ports.map(({ port }) => ({
+      name: `tls-${port}`,
+      mountPath: `${tlsDir}/${port}`,
+      readOnly: true,
+    })),
+  };
+}
+
 export function etcdEnvironment(
   peer: PeerIdentity,
   spec: EtcdPeerSpec,
 ): { name: string; value: string }[] {
   const host = peerHost(spec.clusterName, peer.namespace, peer.name);
+  const peerScheme = schemeOf(spec.tls, "peer");
+  const clientScheme = schemeOf(spec.tls, "client");
   const initialCluster = spec.bootstrap.static.initialCluster
-    .map((member) => `${member.name}=${peerURLOfHost(member.host)}`)
+    .map((member) => `${member.name}=${peerURLOfHost(member.host, peerScheme)}`)
     .join(",");
   const env = [
     { name: "ETCD_NAME", value: peer.name },
@@ -89,10 +151,11 @@ export function etcdEnvironment(
     { name: "ETCD_INITIAL_CLUSTER", value: initialCluster },
     { name: "ETCD_INITIAL_CLUSTER_STATE", value: spec.bootstrap.initialClusterState.toLowerCase() },
     { name: "ETCD_INITIAL_CLUSTER_TOKEN", value: spec.clusterName },
-    { name: "ETCD_INITIAL_ADVERTISE_PEER_URLS", value: peerURLOfHost(host) },
-    { name: "ETCD_LISTEN_PEER_URLS", value: `http://0.0.0.0:${peerPort}` },
-    { name: "ETCD_LISTEN_CLIENT_URLS", value: `http://0.0.0.0:${clientPort}` },
-    { name: "ETCD_ADVERTISE_CLIENT_URLS", value: clientURLOfHost(host) },
+    { name: "ETCD_INITIAL_ADVERTISE_PEER_URLS", value: peerURLOfHost(host, peerScheme) },
+    { name: "ETCD_LISTEN_PEER_URLS", value: `${peerScheme}://0.0.0.0:${peerPort}` },
+    { name: "ETCD_LISTEN_CLIENT_URLS", value: `${clientScheme}://0.0.0.0:${clientPort}` },
+    { name: "ETCD_ADVERTISE_CLIENT_URLS", value: clientURLOfHost(host, clientScheme) },
+    ...tlsEnvironment(spec.tls),
   ];
   const maxProcs = goMaxProcs(spec.podTemplate?.resources);
   if (maxProcs !== undefined) env.push({ name: "GOMAXPROCS", value: maxProcs });
@@ -132,10 +195,18 @@ export function persistentVolumeClaim(peer: PeerIdentity, spec: EtcdPeerSpec) {
 }
 
 /** One pod running the member, with stable DNS `<peer>.<cluster>.<ns>.svc` through hostname+subdomain. */
-export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: string) {
+export function replicaSet(
+  peer: PeerIdentity,
+  spec: EtcdPeerSpec,
+  repository: string,
+  options: { readonly tlsDigest?: string } = {},
+) {
   const selector = peerSelectorLabels(spec.clusterName, peer.name);
   const labels = peerLabels(spec.clusterName, peer.name);
   const template = spec.podTemplate;
+  const tls = tlsVolumes(spec.tls);
+  const annotations: Record<string, string> = { ...template?.metadata?.annotations };
+  if (options.tlsDigest) annotations[tlsDigestAnnotation] = options.tlsDigest;
   return {
     apiVersion: "apps/v1",
     kind: "ReplicaSet",
@@ -151,7 +222,7 @@ export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: s
       template: {
         metadata: {
           labels,
-          annotations: { ...template?.metadata?.annotations },
+          annotations,
         },
         spec: {
           hostname: peer.name,
@@ -172,10 +243,13 @@ export function replicaSet(peer: PeerIdentity, spec: EtcdPeerSpec, repository: s
               { name: "etcd-peer", containerPort: peerPort },
             ],
             resources: template?.resources ?? {},
-            volumeMounts: [{ name: "data", mountPath: dataDir }],
+            volumeMounts: [{ name: "data", mountPath: dataDir }, ...tls.volumeMounts],
           }],
           ...(template?.affinity ? { affinity: template.affinity } : {}),
-          volumes: [{ name: "data", persistentVolumeClaim: { claimName: peer.name } }],
+          volumes: [
+            { name: "data", persistentVolumeClaim: { claimName: peer.name } },
+            ...tls.volumes,
+          ],
         },
       },
     },

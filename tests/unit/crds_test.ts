@@ -258,7 +258,7 @@ Deno.test("EtcdCluster printer columns are replicas, ready, version, cluster ver
 Deno.test("the field names are those of DESIGN.md §1", () => {
   const expected: Record<string, Record<string, string[]>> = {
     EtcdCluster: {
-      spec: ["podTemplate", "replicas", "storage", "version"],
+      spec: ["podTemplate", "replicas", "storage", "tls", "version"],
       status: [
         "clusterVersion",
         "conditions",
@@ -268,7 +268,20 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
         "readyReplicas",
         "replicas",
         "selector",
+        "tls",
       ],
+      "spec.tls": ["certificates", "client", "peer"],
+      "spec.tls.client.userProvided": ["operatorSecretName", "serverSecretName"],
+      "spec.tls.peer.userProvided": ["secretName"],
+      "spec.tls.certificates": [
+        "caRenewBefore",
+        "caRotation",
+        "caValidity",
+        "renewBefore",
+        "validity",
+      ],
+      "status.tls": ["caRotationPhase", "certificates"],
+      "status.tls.certificates.[]": ["notAfter", "renewAt", "role", "secretName"],
       "status.members.[]": ["id", "name"],
       "spec.podTemplate": ["affinity", "metadata", "resources"],
       "spec.podTemplate.metadata": ["annotations"],
@@ -291,7 +304,8 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       ],
     },
     EtcdPeer: {
-      spec: ["bootstrap", "clusterName", "podTemplate", "storage", "version"],
+      spec: ["bootstrap", "clusterName", "podTemplate", "storage", "tls", "version"],
+      "spec.tls": ["client", "peer"],
       "spec.bootstrap": ["initialClusterState", "static"],
       "spec.bootstrap.static": ["initialCluster"],
       "spec.bootstrap.static.initialCluster.[]": ["host", "name"],
@@ -377,7 +391,7 @@ Deno.test("an EtcdPeer's storage, podTemplate and version validate like its clus
   }
 });
 
-Deno.test("only EtcdCluster's replicas and version may change: every other spec is guarded by oldSelf", () => {
+Deno.test("only EtcdCluster's replicas, version and TLS certificate lifetimes may change: every other spec is guarded by oldSelf", () => {
   const transitionRules = (kind: string, path: string) =>
     (schemaAt(kind, path)["x-kubernetes-validations"] ?? []).filter((rule) =>
       rule.rule.includes("oldSelf")
@@ -385,8 +399,13 @@ Deno.test("only EtcdCluster's replicas and version may change: every other spec 
   assert.equal(transitionRules("EtcdCluster", "spec.storage").length, 1);
   assert.equal(
     transitionRules("EtcdCluster", "spec").length,
-    1,
-    "podTemplate, including add/remove",
+    2,
+    "podTemplate, including add/remove; tls add/remove",
+  );
+  assert.equal(transitionRules("EtcdCluster", "spec.tls").length, 1, "client and peer");
+  assert.deepEqual(
+    transitionRules("EtcdCluster", "spec.tls.certificates.caRotation").map((rule) => rule.rule),
+    ["self >= oldSelf"],
   );
   assert.equal(
     transitionRules("EtcdCluster", "spec.version").length,

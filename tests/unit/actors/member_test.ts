@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import {
   clientURL,
+  clientURLOfHost,
   clusterSelectorLabels,
+  memberDNSNames,
   memberPeerName,
   ordinalOf,
   peerLabels,
   peerSelectorLabels,
   peerURL,
+  peerURLOfHost,
+  tlsSecretNames,
   volumeState,
 } from "../../../actors/member.ts";
 
@@ -84,4 +88,22 @@ Deno.test("volume state: a recorded volume that is gone or replaced is lost, nev
     recorded: false,
   });
   assert.deepEqual(volumeState("a", claim("a")), { kind: "present", uid: "a", recorded: true });
+});
+
+Deno.test("a member's certificate names are its own stable name and the client Service's", () => {
+  assert.deepEqual(memberDNSNames("c", "ns", "c-2"), ["c-2.c.ns.svc", "c-client.ns.svc"]);
+  assert.equal(peerURLOfHost("c-2.c.ns.svc", "https"), "https://c-2.c.ns.svc:2380");
+  assert.equal(clientURLOfHost("c-2.c.ns.svc"), "http://c-2.c.ns.svc:2379");
+});
+
+Deno.test("the TLS Secrets of a cluster and of its members cannot share a name", () => {
+  assert.deepEqual(
+    [
+      tlsSecretNames.ca("c"),
+      tlsSecretNames.member("c-0"),
+      tlsSecretNames.operatorClient("c"),
+      tlsSecretNames.applicationClient("c"),
+    ],
+    ["c-tls-ca", "c-0-tls", "c-tls-operator", "c-tls-client"],
+  );
 });

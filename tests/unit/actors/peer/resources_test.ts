@@ -98,3 +98,92 @@ Deno.test("the ReplicaSet is owned by its peer but the PVC has no owner, so data
   assert.deepEqual(claim.spec.accessModes, ["ReadWriteOnce"]);
   assert.equal(claim.metadata.labels["etcd.improbable.io/cluster-name"], "c");
 });
+
+const envOf = (tls: EtcdPeerSpec["tls"]) =>
+  Object.fromEntries(
+    replicaSet(peer, { ...spec, tls }, "quay.io/coreos/etcd").spec.template.spec.containers[0].env
+      .map((entry) => [entry.name, entry.value]),
+  );
+
+Deno.test("TLS per port: https URLs, the mounted files and client certificates required", () => {
+  const clientFlags = {
+    ETCD_CERT_FILE: "/etc/etcd/tls/client/tls.crt",
+    ETCD_KEY_FILE: "/etc/etcd/tls/client/tls.key",
+    ETCD_TRUSTED_CA_FILE: "/etc/etcd/tls/client/ca.crt",
+    ETCD_CLIENT_CERT_AUTH: "true",
+  };
+  const peerFlags = {
+    ETCD_PEER_CERT_FILE: "/etc/etcd/tls/peer/tls.crt",
+    ETCD_PEER_KEY_FILE: "/etc/etcd/tls/peer/tls.key",
+    ETCD_PEER_TRUSTED_CA_FILE: "/etc/etcd/tls/peer/ca.crt",
+    ETCD_PEER_CLIENT_CERT_AUTH: "true",
+  };
+  const table: [string, EtcdPeerSpec["tls"], string, string, Record<string, string>][] = [
+    ["no TLS", undefined, "http", "http", {}],
+    ["an empty tls", {}, "http", "http", {}],
+    ["client only", { client: { secretName: "c-1-tls" } }, "https", "http", clientFlags],
+    ["peer only", { peer: { secretName: "c-1-tls" } }, "http", "https", peerFlags],
+    [
+      "both",
+      { client: { secretName: "server" }, peer: { secretName: "peer" } },
+      "https",
+      "https",
+      { ...clientFlags, ...peerFlags },
+    ],
+  ];
+  for (const [name, tls, client, peerScheme, flags] of table) {
+    const env = envOf(tls);
+    assert.deepEqual(
+      [
+        env.ETCD_LISTEN_CLIENT_URLS,
+        env.ETCD_ADVERTISE_CLIENT_URLS,
+        env.ETCD_LISTEN_PEER_URLS,
+        env.ETCD_INITIAL_ADVERTISE_PEER_URLS,
+        env.ETCD_INITIAL_CLUSTER,
+      ],
+      [
+        `${client}://0.0.0.0:2379`,
+        `${client}://c-1.c.ns.svc:2379`,
+        `${peerScheme}://0.0.0.0:2380`,
+        `${peerScheme}://c-1.c.ns.svc:2380`,
+        `c-0=${peerScheme}://c-0.c.ns.svc:2380,c-1=${peerScheme}://c-1.c.ns.svc:2380`,
+      ],
+      name,
+    );
+    const tlsEnv = Object.fromEntries(
+      Object.entries(env).filter(([key]) => /CERT|KEY|TRUSTED/.test(key)),
+    );
+    assert.deepEqual(tlsEnv, flags, name);
+  }
+});
+
+Deno.test("each TLS port mounts its Secret read-only, owner-read only; the data volume stays first", () => {
+  const pod = replicaSet(
+    peer,
+    { ...spec, tls: { client: { secretName: "server" }, peer: { secretName: "c-1-tls" } } },
+    "quay.io/coreos/etcd",
+  ).spec.template.spec;
+  assert.deepEqual(pod.volumes, [
+    { name: "data", persistentVolumeClaim: { claimName: "c-1" } },
+    { name: "tls-client", secret: { secretName: "server", defaultMode: 0o400 } },
+    { name: "tls-peer", secret: { secretName: "c-1-tls", defaultMode: 0o400 } },
+  ]);
+  assert.deepEqual(pod.containers[0].volumeMounts, [
+    { name: "data", mountPath: "/var/lib/etcd" },
+    { name: "tls-client", mountPath: "/etc/etcd/tls/client", readOnly: true },
+    { name: "tls-peer", mountPath: "/etc/etcd/tls/peer", readOnly: true },
+  ]);
+  const plain = replicaSet(peer, spec, "quay.io/coreos/etcd").spec.template.spec;
+  assert.equal(plain.volumes.length, 1);
+  assert.equal(plain.containers[0].volumeMounts.length, 1);
+});
+
+Deno.test("the pod records the digest of the TLS material it starts with, next to the user's annotations", () => {
+  const annotated = replicaSet(peer, spec, "quay.io/coreos/etcd", { tlsDigest: "abc" });
+  assert.deepEqual(annotated.spec.template.metadata.annotations, {
+    "prometheus.io/scrape": "true",
+    "etcd.improbable.io/tls-digest": "abc",
+  });
+  const plain = replicaSet(peer, spec, "quay.io/coreos/etcd");
+  assert.equal("etcd.improbable.io/tls-digest" in plain.spec.template.metadata.annotations, false);
+});
