@@ -17,7 +17,24 @@ export interface EtcdClusterSpec {
   readonly podTemplate?: PodTemplate;
   /** Absent: plain HTTP on both ports (the default). See docs/tls.md. */
   readonly tls?: EtcdClusterTLS;
+  /** What the operator may do when a majority of members is gone (default Manual). */
+  readonly quorumLossRecovery?: QuorumLossRecoveryPolicy;
 }
+
+/**
+ * Manual: the operator explains what it would do and waits for `approveQuorumRecoveryAnnotation`;
+ * Automatic: it recovers by itself once the loss outlasts the grace period.
+ */
+export type QuorumLossRecoveryPolicy = "Manual" | "Automatic";
+
+/**
+ * On an EtcdCluster, set by its owner: an RFC 3339 time. It approves one recovery from a lost
+ * quorum, the one that began before that time (an approval never covers a later loss).
+ */
+export const approveQuorumRecoveryAnnotation = "etcd.improbable.io/approve-quorum-recovery";
+
+/** On an EtcdCluster, written by the operator while it recovers a lost quorum (JSON). */
+export const quorumRecoveryAnnotation = "etcd.improbable.io/quorum-recovery";
 
 /** `spec.tls`: TLS on the client port and between members, each mutual and each optional. */
 export interface EtcdClusterTLS {

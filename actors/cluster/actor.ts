@@ -16,11 +16,13 @@ import {
   type PersistentVolumeClaimObject,
   type PodDisruptionBudgetObject,
   type PodObject,
+  quorumRecoveryAnnotation,
 } from "../types.ts";
 import type { Failpoint } from "../failpoints.ts";
 import { clusterLabel, memberPeerName, peerLabel } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
 import { nodeState, podsToForceDelete } from "../node_health.ts";
+import { formatQuorumRecovery } from "./quorum.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
@@ -515,9 +517,80 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     case "completeUpgrade":
       record("UpgradeCompleted", `every member runs etcd ${step.version}`);
       return ok;
+    case "restartPeer": {
+      // Its member and volume stay; the peer comes back on them (createPeers), flag as planned.
+      const target = { namespace: cluster.metadata.namespace, name: step.peerName };
+      const deleted = await deps.kube.delete(resources.etcdPeers, target, {
+        propagationPolicy: "Background",
+      });
+      if (!deleted.ok && deleted.error.kind !== "notFound") return fromKube(deleted);
+      if (deleted.ok) {
+        record(
+          "MemberRestarted",
+          `restarting ${step.peerName} on its volume${
+            step.forceNewCluster
+              ? " alone, with --force-new-cluster"
+              : " without --force-new-cluster"
+          }`,
+        );
+      }
+      return ok;
+    }
+    case "startQuorumRecovery": {
+      const recovery = {
+        survivor: step.survivor,
+        memberId: step.memberId,
+        phase: "forcing" as const,
+      };
+      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
+      if (outcome.ok) {
+        deps.events.record(
+          cluster,
+          "Warning",
+          "QuorumRecoveryStarted",
+          `quorum lost (${step.reason}): restarting ${step.survivor} (member ${step.memberId}) ` +
+            `alone on its data with --force-new-cluster; the other members are added again on ` +
+            `empty volumes`,
+        );
+      }
+      return outcome;
+    }
+    case "advanceQuorumRecovery": {
+      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(step.recovery));
+      if (outcome.ok) {
+        record(
+          "QuorumRecoveryProgress",
+          `${step.recovery.survivor} serves as the only member; restarting it without ` +
+            `--force-new-cluster before any other member joins`,
+        );
+      }
+      return outcome;
+    }
+    case "finishQuorumRecovery": {
+      const outcome = await writeQuorumRecovery(context, null);
+      if (outcome.ok) {
+        record(
+          "QuorumRestored",
+          `${step.survivor} serves with its data; the other members are added again as learners`,
+        );
+      }
+      return outcome;
+    }
     case "wait":
       return ok;
   }
+}
+
+/** Records (or, with null, clears) the recovery under way on the EtcdCluster itself. */
+async function writeQuorumRecovery(context: ActContext, value: string | null) {
+  const { cluster, deps } = context;
+  return fromKube(
+    await deps.kube.mergePatch(
+      resources.etcdClusters,
+      { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
+      { metadata: { annotations: { [quorumRecoveryAnnotation]: value } } },
+    ),
+  );
 }
 
 /** Deletes, with no grace period, the peer's pods whose node is not ready (see node_health.ts). */

@@ -81,6 +81,7 @@ export function peerObject(cluster: EtcdClusterObject, peer: NewPeer) {
       bootstrap: {
         static: { initialCluster: peer.initialCluster.map((member) => ({ ...member })) },
         initialClusterState: peer.initialClusterState,
+        ...(peer.forceNewCluster ? { forceNewCluster: true } : {}),
       },
       storage: cluster.spec.storage,
       ...(cluster.spec.podTemplate ? { podTemplate: cluster.spec.podTemplate } : {}),

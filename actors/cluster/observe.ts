@@ -10,15 +10,18 @@ import {
   volumeState,
 } from "../member.ts";
 import {
+  approveQuorumRecoveryAnnotation,
   type ContainerState,
   type EtcdClusterObject,
   type EtcdPeerObject,
   formedAnnotation,
   type PersistentVolumeClaimObject,
   type PodObject,
+  quorumRecoveryAnnotation,
 } from "../types.ts";
 import type { PodView } from "./diagnose.ts";
 import type { NodeState } from "../node_health.ts";
+import { parseQuorumRecovery, type QuorumLossView } from "./quorum.ts";
 import { etcdContainerName } from "../peer/resources.ts";
 
 export interface GatheredCluster {
@@ -130,6 +133,7 @@ export function peerViews(
       terminating: Boolean(peer.metadata.deletionTimestamp),
       version: peer.spec.version,
       serverVersion: peer.status?.serverVersion,
+      ...(peer.spec.bootstrap.forceNewCluster ? { forceNewCluster: true } : {}),
     });
   }
   return views.sort((a, b) => a.ordinal - b.ordinal);
@@ -154,6 +158,9 @@ export function etcdView(observation: EtcdObservation | undefined): EtcdView {
       peerURL: member.peerURLs[0] ?? "",
       isLearner: member.isLearner,
       healthy: member.healthy,
+      reachable: member.reachable,
+      ...(member.raftIndex !== undefined ? { raftIndex: member.raftIndex } : {}),
+      ...(member.raftTerm !== undefined ? { raftTerm: member.raftTerm } : {}),
     })),
   };
 }
@@ -181,10 +188,28 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     etcd: etcdView(gathered.etcd),
     formed: formedOf(cluster),
     knownMembers: knownMembersOf(cluster),
+    quorumLoss: quorumLossOf(cluster),
     upgrading:
       cluster.status?.conditions?.some((condition) =>
         condition.type === "Progressing" && condition.reason === "Upgrading"
       ) ?? false,
+  };
+}
+
+/** The owner's policy and approval, how long the cluster has been unavailable, a recovery. */
+function quorumLossOf(cluster: EtcdClusterObject): QuorumLossView {
+  const annotations = cluster.metadata.annotations ?? {};
+  const approvedAtMs = Date.parse(annotations[approveQuorumRecoveryAnnotation] ?? "");
+  const available = cluster.status?.conditions?.find((condition) => condition.type === "Available");
+  const unavailableSinceMs = available?.status === "False"
+    ? Date.parse(available.lastTransitionTime ?? "")
+    : NaN;
+  const recovery = parseQuorumRecovery(annotations[quorumRecoveryAnnotation]);
+  return {
+    policy: cluster.spec.quorumLossRecovery ?? "Manual",
+    ...(Number.isFinite(approvedAtMs) ? { approvedAtMs } : {}),
+    ...(Number.isFinite(unavailableSinceMs) ? { unavailableSinceMs } : {}),
+    ...(recovery ? { recovery } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   type VolumeState,
 } from "../member.ts";
 import { diagnoseMember, type Diagnosis, type PodView } from "./diagnose.ts";
+import { planQuorumRecovery, type QuorumLossView, type QuorumRecovery } from "./quorum.ts";
 
 export interface PeerView {
   readonly name: string;
@@ -29,6 +30,8 @@ export interface PeerView {
   readonly serverVersion: string | undefined;
   readonly volume: VolumeState;
   readonly pod: PodView | undefined;
+  /** spec.bootstrap.forceNewCluster: started alone on its data by a quorum recovery. */
+  readonly forceNewCluster?: boolean;
 }
 
 export interface MemberView {
@@ -38,6 +41,10 @@ export interface MemberView {
   readonly peerURL: string;
   readonly isLearner: boolean;
   readonly healthy: boolean;
+  /** Its Status call answered (it runs); with the raft position it reported. */
+  readonly reachable?: boolean;
+  readonly raftIndex?: number;
+  readonly raftTerm?: number;
 }
 
 export type EtcdView =
@@ -73,6 +80,8 @@ export interface ClusterObservation {
   readonly nowMs: number;
   /** How long a member's pod may stay unschedulable before the member is replaced. */
   readonly replaceAfterMs: number;
+  /** The owner's policy and approval for a lost quorum, and a recovery under way. */
+  readonly quorumLoss?: QuorumLossView;
 }
 
 export interface InitialMember {
@@ -89,6 +98,8 @@ export interface NewPeer {
    * it on an empty one (which would rejoin under the old id without the raft log).
    */
   readonly dataExists: boolean;
+  /** Started alone on its data with --force-new-cluster (a quorum recovery). */
+  readonly forceNewCluster?: boolean;
 }
 
 export type ClusterStep =
@@ -123,12 +134,31 @@ export type ClusterStep =
     readonly toVersion: string;
   }
   | { readonly kind: "completeUpgrade"; readonly version: string }
+  /** Deletes the peer (not its volume): it comes back on the same data, with or without the flag. */
+  | { readonly kind: "restartPeer"; readonly peerName: string; readonly forceNewCluster: boolean }
+  | {
+    readonly kind: "startQuorumRecovery";
+    readonly survivor: string;
+    readonly memberId: string;
+    /** Each voter's state when the recovery began. */
+    readonly reason: string;
+  }
+  | { readonly kind: "advanceQuorumRecovery"; readonly recovery: QuorumRecovery }
+  | { readonly kind: "finishQuorumRecovery"; readonly survivor: string }
   | { readonly kind: "wait"; readonly reason: string };
 
 /** Steps that change etcd membership or remove a member's data: at most one per pass. */
 export function isDisruptive(step: ClusterStep): boolean {
-  return ["addLearner", "promote", "moveLeader", "removeMember", "deletePeer", "replacePeer"]
-    .includes(step.kind);
+  return [
+    "addLearner",
+    "promote",
+    "moveLeader",
+    "removeMember",
+    "deletePeer",
+    "replacePeer",
+    "restartPeer",
+    "startQuorumRecovery",
+  ].includes(step.kind);
 }
 
 export const quorum = (voters: number) => Math.floor(voters / 2) + 1;
@@ -151,6 +181,8 @@ export function planCluster(seen: ClusterObservation): ClusterStep[] {
 function planMembership(seen: ClusterObservation): ClusterStep[] {
   const bootstrap = planBootstrap(seen);
   if (bootstrap) return bootstrap;
+  const recovery = planQuorumRecovery(seen);
+  if (recovery) return recovery;
   if (!seen.etcd.reachable) return planUnreachable(seen, seen.etcd.reason);
   const { members, leaderId, clusterId } = seen.etcd;
   const recorded = seen.formed?.clusterId;

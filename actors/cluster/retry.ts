@@ -26,8 +26,14 @@ export function stepKey(step: ClusterStep): string {
     case "removeMember":
     case "deletePeer":
     case "replacePeer":
+    case "restartPeer":
     case "promote":
       return `${step.kind}:${step.peerName}`;
+    case "startQuorumRecovery":
+    case "finishQuorumRecovery":
+      return `${step.kind}:${step.survivor}`;
+    case "advanceQuorumRecovery":
+      return `${step.kind}:${step.recovery.phase}`;
     case "moveLeader":
       return `moveLeader:${step.fromId}>${step.toId}`;
     case "applyDisruptionBudget":

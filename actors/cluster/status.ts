@@ -7,6 +7,7 @@ import {
   upgradeProgress,
 } from "./plan.ts";
 import { clusterSelectorLabels, selectorOf } from "../member.ts";
+import { quorumLossReport } from "./quorum.ts";
 
 export interface Condition {
   readonly type: "Available" | "Progressing" | "Degraded";
@@ -107,12 +108,14 @@ function availability(input: StatusInput): Omit<Condition, "lastTransitionTime">
   const healthy = voters.filter((member) => member.healthy).length;
   const needed = quorum(voters.length);
   if (healthy < needed) {
+    const report = quorumLossReport(seen);
     return {
       ...base,
       status: "False",
       reason: "QuorumLost",
       message:
-        `${healthy} of ${voters.length} members are healthy; ${needed} are needed for quorum`,
+        `${healthy} of ${voters.length} members are healthy; ${needed} are needed for quorum` +
+        (report ? ` (${report.members.join("; ")}); ${report.action}` : ""),
     };
   }
   return {
@@ -135,6 +138,10 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   deletePeer: "ScalingDown",
   replacePeer: "Upgrading",
   completeUpgrade: "UpgradeCompleted",
+  restartPeer: "RecoveringQuorum",
+  startQuorumRecovery: "RecoveringQuorum",
+  advanceQuorumRecovery: "RecoveringQuorum",
+  finishQuorumRecovery: "RecoveringQuorum",
   wait: "Waiting",
 };
 
@@ -200,6 +207,16 @@ function describeStep(step: ClusterStep): string {
       return `replacing ${step.peerName}: etcd ${step.fromVersion} → ${step.toVersion}, keeping its volume`;
     case "completeUpgrade":
       return `every member runs etcd ${step.version}`;
+    case "restartPeer":
+      return `restarting ${step.peerName} on its volume${
+        step.forceNewCluster ? " alone, with --force-new-cluster" : ""
+      }`;
+    case "startQuorumRecovery":
+      return `recovering the lost quorum from ${step.survivor}`;
+    case "advanceQuorumRecovery":
+      return `${step.recovery.survivor} serves alone: restarting it without --force-new-cluster`;
+    case "finishQuorumRecovery":
+      return `quorum restored on ${step.survivor}; the other members are added again`;
     case "wait":
       return step.reason;
   }

@@ -39,6 +39,11 @@ export interface EtcdPeerSpec {
   readonly bootstrap: {
     readonly static: { readonly initialCluster: readonly { name: string; host: string }[] };
     readonly initialClusterState: "New" | "Existing";
+    /**
+     * Start etcd with --force-new-cluster: on its kept data, as the only member of its cluster.
+     * Set only by a quorum recovery, and cleared by it before any other member joins.
+     */
+    readonly forceNewCluster?: boolean;
   };
   readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
   readonly podTemplate?: PodTemplate;
@@ -156,6 +161,7 @@ export function etcdEnvironment(
     { name: "ETCD_LISTEN_CLIENT_URLS", value: `${clientScheme}://0.0.0.0:${clientPort}` },
     { name: "ETCD_ADVERTISE_CLIENT_URLS", value: clientURLOfHost(host, clientScheme) },
     ...tlsEnvironment(spec.tls),
+    ...(spec.bootstrap.forceNewCluster ? [{ name: "ETCD_FORCE_NEW_CLUSTER", value: "true" }] : []),
   ];
   const maxProcs = goMaxProcs(spec.podTemplate?.resources);
   if (maxProcs !== undefined) env.push({ name: "GOMAXPROCS", value: maxProcs });

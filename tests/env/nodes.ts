@@ -43,10 +43,16 @@ export async function writeNodeConfigs(node: EnvNode): Promise<void> {
 /** Starts the node's containerd and imports the images it lacks. */
 export async function startRuntime(node: EnvNode, archives: readonly ImageArchive[]) {
   const at = nodePaths(node);
+  if (runningPid(daemonNames.containerd(node)) === undefined) {
+    // A killed containerd leaves its socket file behind: only a fresh one means it listens.
+    await Deno.remove(at.containerdSocket).catch(() => {});
+  }
   await startDaemon(nodeDaemons(node).containerd);
   await waitFor(
     `containerd of ${node.name}`,
-    () => Deno.stat(at.containerdSocket).then(() => true),
+    async () =>
+      (await run("ctr", ["--address", at.containerdSocket, "version"], { allowFailure: true }))
+        .success,
     30_000,
     daemonNames.containerd(node),
   );

@@ -258,7 +258,8 @@ Deno.test("EtcdCluster printer columns are replicas, ready, version, cluster ver
 Deno.test("the field names are those of DESIGN.md §1", () => {
   const expected: Record<string, Record<string, string[]>> = {
     EtcdCluster: {
-      spec: ["podTemplate", "replicas", "storage", "tls", "version"],
+      // `tls` and `quorumLossRecovery` are additive (issues 13 and 15).
+      spec: ["podTemplate", "quorumLossRecovery", "replicas", "storage", "tls", "version"],
       status: [
         "clusterVersion",
         "conditions",
@@ -306,7 +307,7 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
     EtcdPeer: {
       spec: ["bootstrap", "clusterName", "podTemplate", "storage", "tls", "version"],
       "spec.tls": ["client", "peer"],
-      "spec.bootstrap": ["initialClusterState", "static"],
+      "spec.bootstrap": ["forceNewCluster", "initialClusterState", "static"],
       "spec.bootstrap.static": ["initialCluster"],
       "spec.bootstrap.static.initialCluster.[]": ["host", "name"],
       // `node` is additive (not in DESIGN.md): where the member runs, for the printer column.
