@@ -95,3 +95,26 @@ export function startWriter(serviceIP: string, writesPerSecond: number): Writer 
     },
   };
 }
+
+/** The writer's keys a client reads now through the Service (throws if etcd cannot answer). */
+export async function storedKeys(serviceIP: string): Promise<Set<string>> {
+  const client = new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 5_000 });
+  try {
+    return new Set(await client.etcd.getAll().prefix("u-").keys());
+  } finally {
+    client.close();
+  }
+}
+
+/** One write through the Service; true once etcd acknowledged it. */
+export async function writeOnce(serviceIP: string, key: string): Promise<boolean> {
+  const client = new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 2_000 });
+  try {
+    await client.etcd.put(key).value(key);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
