@@ -327,7 +327,8 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       spec: ["clusterTemplate", "credentialsSecretRef", "source"],
       "spec.source": ["objectURL"],
       "spec.clusterTemplate": ["clusterName", "spec"],
-      status: ["conditions", "phase"],
+      status: ["conditions", "phase", "snapshot"],
+      "status.snapshot": ["backupName", "backupUID", "sha256"],
     },
   };
   for (const [kind, paths] of Object.entries(expected)) {
