@@ -106,16 +106,19 @@ export async function prepareBackup(
   };
 }
 
-type CredentialsRead =
+export type CredentialsRead =
   | { readonly kind: "ready"; readonly credentials: CredentialsSource }
   | { readonly kind: "failed"; readonly failure: BackupFailure }
   | { readonly kind: "retry"; readonly message: string };
 
-/** spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment. */
-async function readCredentials(
+/**
+ * spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment.
+ * Also what a schedule deletes a pruned backup's object with: the credentials that wrote it.
+ */
+export async function readCredentials(
   backup: EtcdBackupObject,
   location: ObjectLocation,
-  deps: PrepareDeps,
+  deps: Pick<PrepareDeps, "kube" | "environment">,
 ): Promise<CredentialsRead> {
   const reference = backup.spec.credentialsSecretRef;
   if (!reference) {

@@ -7,12 +7,15 @@
 // postponed. Ticks are in UTC.
 import { Cron } from "croner";
 import type { BackupPhase } from "../types.ts";
+import { planObjectPruning, type PrunedObject, type PrunePolicy } from "./prune.ts";
 
 export interface ScheduledBackupView {
   readonly name: string;
   readonly phase: BackupPhase | undefined;
   readonly creationTimestamp: string;
   readonly terminating: boolean;
+  /** status.objectURL: the object it writes or wrote, once it has started. */
+  readonly objectURL?: string;
 }
 
 export interface ScheduleObservation {
@@ -27,6 +30,10 @@ export interface ScheduleObservation {
   readonly lastTick: Date | undefined;
   /** The backups this schedule controls. */
   readonly backups: readonly ScheduledBackupView[];
+  /** spec.prunedBackupObjects: whether pruning a Completed backup also deletes its object. */
+  readonly prunedBackupObjects?: PrunePolicy;
+  /** Every other EtcdBackup in the namespace: an object one of them names is never deleted. */
+  readonly otherBackups?: readonly ScheduledBackupView[];
   readonly now: Date;
 }
 
@@ -37,6 +44,8 @@ export type ScheduleStep =
     readonly kind: "deleteBackup";
     readonly name: string;
     readonly phase: "Completed" | "Failed";
+    /** With prunedBackupObjects: Delete, what happens to its object (deleted first, if so). */
+    readonly object?: PrunedObject;
   };
 
 export type ScheduleState =
@@ -57,13 +66,15 @@ export function planSchedule(seen: ScheduleObservation): SchedulePlan {
   // Suspended means hands off: nothing is started and nothing is pruned.
   if (seen.suspend) return { state: { kind: "suspended" }, steps: [], nextTick: undefined };
   const cron = parseSchedule(seen.schedule);
-  const prune = pruneSteps(seen);
   if (!cron.ok) {
+    const prune = pruneSteps(seen, false);
     return { state: { kind: "invalid", message: cron.message }, steps: prune, nextTick: undefined };
   }
   const reference = laterOf(seen.lastTick, seen.createdAt);
   const tick = dueTick(cron.value, reference, seen.now);
   const nextTick = cron.value.nextRun(laterOf(reference, seen.now)) ?? undefined;
+  // A backup created in this pass has no object URL yet, and may write to a pruned one's key.
+  const prune = pruneSteps(seen, tick !== undefined);
   if (!tick) return { state: { kind: "active" }, steps: prune, nextTick };
   const running = runningBackups(seen.backups);
   const start: ScheduleStep = running.length > 0
@@ -110,11 +121,25 @@ function runningBackups(backups: readonly ScheduledBackupView[]): ScheduledBacku
     .sort(oldestFirst);
 }
 
-function pruneSteps(seen: ScheduleObservation): ScheduleStep[] {
-  return [
+function pruneSteps(seen: ScheduleObservation, creating: boolean): ScheduleStep[] {
+  const steps = [
     ...excess(seen.backups, "Completed", seen.successfulBackupsHistoryLimit),
     ...excess(seen.backups, "Failed", seen.failedBackupsHistoryLimit),
   ];
+  if (seen.prunedBackupObjects !== "Delete") return steps;
+  const objects = planObjectPruning({
+    backups: seen.backups,
+    otherBackups: seen.otherBackups ?? [],
+    pruned: steps.flatMap((step) => step.kind === "deleteBackup" ? [step.name] : []),
+    creating,
+  });
+  // A deferred backup stays until its object can be decided: deleting it would orphan the object.
+  return steps.flatMap((step): ScheduleStep[] => {
+    if (step.kind !== "deleteBackup") return [step];
+    const object = objects.get(step.name);
+    if (object?.kind === "defer") return [];
+    return [object ? { ...step, object } : step];
+  });
 }
 
 /** The oldest finished backups beyond `limit`, oldest first. */
@@ -128,7 +153,7 @@ function excess(
     .sort(oldestFirst);
   return finished
     .slice(0, Math.max(0, finished.length - Math.max(0, limit)))
-    .map((backup) => ({ kind: "deleteBackup", name: backup.name, phase }));
+    .map((backup): ScheduleStep => ({ kind: "deleteBackup", name: backup.name, phase }));
 }
 
 function oldestFirst(a: ScheduledBackupView, b: ScheduledBackupView): number {

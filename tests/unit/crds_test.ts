@@ -317,6 +317,7 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       spec: [
         "backupTemplate",
         "failedBackupsHistoryLimit",
+        "prunedBackupObjects",
         "schedule",
         "successfulBackupsHistoryLimit",
         "suspend",
