@@ -316,6 +316,10 @@ async function actOn(
       delay = state.retry.notBefore - Date.now();
       break;
     }
+    if (step.kind === "refuseUpgrade") {
+      delay = requeueMs.waiting; // nothing else to do until spec.version changes
+      break;
+    }
     log.info("step done", { step: step.kind });
     deps.failpoint?.(`after:${step.kind}`);
     state.retry = undefined;
@@ -506,6 +510,9 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "completeUpgrade":
       record("UpgradeCompleted", `every member runs etcd ${step.version}`);
+      return ok;
+    case "refuseUpgrade":
+      if (step.announce) deps.events.record(cluster, "Warning", "UpgradeRefused", step.message);
       return ok;
     case "wait":
       return ok;

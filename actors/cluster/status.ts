@@ -123,6 +123,9 @@ function availability(input: StatusInput): Omit<Condition, "lastTransitionTime">
   };
 }
 
+/** The Progressing reason (and Event reason) of a refused spec.version. */
+export const upgradeRefusedReason = "UpgradeRefused";
+
 const stepReasons: Record<ClusterStep["kind"], string> = {
   recordFormed: "RecordingFormation",
   createService: "CreatingService",
@@ -135,6 +138,7 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   deletePeer: "ScalingDown",
   replacePeer: "Upgrading",
   completeUpgrade: "UpgradeCompleted",
+  refuseUpgrade: upgradeRefusedReason,
   wait: "Waiting",
 };
 
@@ -153,6 +157,10 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
     };
   }
   const message = next.kind === "wait" ? next.reason : describeStep(next);
+  if (next.kind === "refuseUpgrade") {
+    // Nothing progresses until spec.version changes: False, whatever upgrade looked under way.
+    return { ...base, status: "False", reason: upgradeRefusedReason, message: message + suffix };
+  }
   const upgrade = upgradeProgress(input.seen);
   if (upgrade.inProgress && next.kind !== "completeUpgrade") {
     // Every pass of an upgrade says so, whatever it waits for, so progress stays visible.
@@ -200,6 +208,8 @@ function describeStep(step: ClusterStep): string {
       return `replacing ${step.peerName}: etcd ${step.fromVersion} → ${step.toVersion}, keeping its volume`;
     case "completeUpgrade":
       return `every member runs etcd ${step.version}`;
+    case "refuseUpgrade":
+      return step.message;
     case "wait":
       return step.reason;
   }

@@ -384,6 +384,8 @@ Deno.test("kubectl explain describes EtcdCluster fields", async () => {
 interface ClusterUpdate {
   readonly name: string;
   readonly version?: string;
+  /** What the operator recorded as running (status.clusterVersion) before the patch. */
+  readonly clusterVersion?: string;
   readonly patch: Manifest;
   readonly rejected?: { readonly field: string; readonly message: RegExp };
 }
@@ -438,6 +440,44 @@ const clusterUpdates: readonly ClusterUpdate[] = [
     },
   },
   {
+    name:
+      "an EtcdCluster still running 3.4 cannot go on to 3.6.0 although its spec already says 3.5.21",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { version: "3.6.0" } },
+    rejected: {
+      field: "spec.version",
+      message: /spec\.version 3\.6\.0 skips a minor version: the cluster still runs 3\.4\.0/,
+    },
+  },
+  {
+    name: "an EtcdCluster whose members all run 3.5 can upgrade to 3.6.0",
+    version: "3.5.21",
+    clusterVersion: "3.5.0",
+    patch: { spec: { version: "3.6.0" } },
+  },
+  {
+    name: "an EtcdCluster still upgrading from 3.4 to 3.5 can change the 3.5 patch version",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { version: "3.5.22" } },
+  },
+  {
+    name: "an EtcdCluster whose spec already skips can still change its replicas",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { replicas: 5 } },
+  },
+  {
+    name: "an EtcdCluster cannot jump to a minor version of ten digits (3.4.23 to 3.1000000000.0)",
+    patch: { spec: { version: "3.1000000000.0" } },
+    rejected: {
+      field: "spec.version",
+      message:
+        /"3\.1000000000\.0" is not a semantic version X\.Y\.Z of numbers with at most 9 digits/,
+    },
+  },
+  {
     name: "an EtcdCluster cannot be changed to an invalid version",
     patch: { spec: { version: "latest" } },
     rejected: { field: "spec.version", message: /version "latest" is not a semantic version/ },
@@ -465,6 +505,18 @@ for (const update of clusterUpdates) {
       update.version ? [set("spec.version", update.version)] : [],
     );
     await create(namespace.name, cluster);
+    if (update.clusterVersion) {
+      await kubectlOk([
+        "patch",
+        "-n",
+        namespace.name,
+        "etcdcluster/my-cluster",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { clusterVersion: update.clusterVersion } }),
+      ]);
+    }
     const result = await dryRunPatch(namespace.name, "etcdcluster/my-cluster", update.patch);
     if (update.rejected) assertRejected(result, update.rejected.field, update.rejected.message);
     else assertAccepted(result);
