@@ -26,7 +26,7 @@ import {
   type ScheduleObservation,
   type ScheduleStep,
 } from "./plan.ts";
-import { formatTime, scheduleStatus } from "./status.ts";
+import { formatTime, invalidScheduleReason, scheduledCondition, scheduleStatus } from "./status.ts";
 
 export type ScheduleMessage = { readonly kind: "reconcile" };
 
@@ -89,6 +89,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
    */
   #createdTick: Date | undefined;
   #lastStatus = "";
+  /** The generation whose invalid schedule was reported in a Warning Event. */
+  #warnedGeneration: number | undefined;
   readonly #log: Logger;
   readonly #now: () => Date;
 
@@ -113,6 +115,7 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       backup.metadata.namespace === schedule.metadata.namespace && !backups.includes(backup)
     );
     const plan = planSchedule(this.#observe(schedule, backups, others, now));
+    if (plan.state.kind === "invalid") this.#warnInvalid(schedule, plan.state.message);
     let failed = false;
     for (const step of plan.steps) {
       const outcome = await this.#act(schedule, step);
@@ -125,6 +128,24 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       : maxSleepMs;
     const delay = Math.max(0, Math.min(untilTick, maxSleepMs, failed ? retryMs : Infinity));
     this.#timer = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
+
+  /**
+   * A schedule that can never tick says so once per spec generation: an Event besides the
+   * condition, since nothing else would happen that anyone could notice. A status that already
+   * reports it for this generation means an earlier incarnation did.
+   */
+  #warnInvalid(schedule: EtcdBackupScheduleObject, message: string): void {
+    const generation = schedule.metadata.generation ?? 0;
+    if (this.#warnedGeneration === generation) return;
+    this.#warnedGeneration = generation;
+    const reported = schedule.status?.conditions?.some((condition) =>
+      condition.type === scheduledCondition && condition.reason === invalidScheduleReason &&
+      condition.observedGeneration === generation
+    );
+    if (reported) return;
+    this.#log.warn("invalid schedule", { message });
+    this.deps.events.record(schedule, "Warning", invalidScheduleReason, message);
   }
 
   terminate(): void {

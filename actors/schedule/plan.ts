@@ -6,6 +6,7 @@
 // one per missed tick. A due tick while an earlier backup is still running is skipped, not
 // postponed. Ticks are in UTC.
 import { Cron } from "croner";
+import { backwardsRange, followsGrammar } from "./cron_rules.ts";
 import type { BackupPhase } from "../types.ts";
 import { planObjectPruning, type PrunedObject, type PrunePolicy } from "./prune.ts";
 
@@ -87,17 +88,30 @@ export type ParsedSchedule =
   | { readonly ok: true; readonly value: Cron }
   | { readonly ok: false; readonly message: string };
 
-/** Five fields or an @-descriptor, in UTC; the CRD rejects most mistakes before they get here. */
+/**
+ * Five fields or an @-descriptor, in UTC. The grammar (cron_rules.ts) is the CRD's, so a schedule
+ * refused here was refused at apply time too, unless it was stored before that rule existed; what
+ * croner still refuses after it is reported as well, never silently left without ticks.
+ */
 export function parseSchedule(schedule: string): ParsedSchedule {
+  const refuse = (detail: string): ParsedSchedule => ({
+    ok: false,
+    message: `spec.schedule ${JSON.stringify(schedule)} is not a valid cron schedule ` +
+      `(${detail}); use five fields such as "0 */6 * * *" or a descriptor such as @hourly`,
+  });
+  if (!followsGrammar(schedule)) {
+    return refuse(
+      "minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-7 or " +
+        "SUN-SAT; a step /N follows * or a range and is at most 60, 24, 31, 12 and 7 in the " +
+        "five fields",
+    );
+  }
+  const backwards = backwardsRange(schedule);
+  if (backwards) return refuse(`the range ${backwards} runs backwards`);
   try {
     return { ok: true, value: new Cron(schedule.trim(), { timezone: "Etc/UTC", mode: "5-part" }) };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return {
-      ok: false,
-      message: `spec.schedule ${JSON.stringify(schedule)} is not a valid cron schedule ` +
-        `(${detail}); use five fields such as "0 */6 * * *" or a descriptor such as @hourly`,
-    };
+    return refuse(error instanceof Error ? error.message : String(error));
   }
 }
 

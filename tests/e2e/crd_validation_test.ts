@@ -251,6 +251,44 @@ const rejectedAtCreation: readonly Rejection[] = [
     message: /not a valid cron schedule/,
   },
   {
+    name:
+      "an EtcdBackupSchedule whose cron range runs backwards (5-1), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "5-1 * * * *")],
+    field: "spec.schedule",
+    message: /schedule "5-1 \* \* \* \*" has a range that runs backwards/,
+  },
+  {
+    name: "an EtcdBackupSchedule whose day-of-week range 6-0 runs backwards is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "0 0 * * 6-0")],
+    field: "spec.schedule",
+    message: /has a range that runs backwards/,
+  },
+  {
+    name:
+      "an EtcdBackupSchedule stepping from a single value (0/15), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "0/15 * * * *")],
+    field: "spec.schedule",
+    message: /is not a valid cron schedule: .*never a single value such as 0\/15/,
+  },
+  {
+    name:
+      "an EtcdBackupSchedule with a step beyond its field (*/61), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "*/61 * * * *")],
+    field: "spec.schedule",
+    message: /is not a valid cron schedule/,
+  },
+  {
+    name: "an EtcdBackupSchedule with an unknown prunedBackupObjects is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.prunedBackupObjects", "Sometimes")],
+    field: "spec.prunedBackupObjects",
+    message: /Unsupported value: "Sometimes"/,
+  },
+  {
     name: "an EtcdBackupSchedule with a negative history limit is rejected",
     sample: "etcdbackupschedule",
     edits: [set("spec.successfulBackupsHistoryLimit", -1)],
@@ -353,7 +391,14 @@ Deno.test("an EtcdBackupSchedule gets history limits 3 and 1 and is not suspende
   assert.equal(spec.suspend, false);
 });
 
-const acceptedSchedules = ["@daily", "@midnight", "*/15 0-6,22-23 ? jan-mar MON-FRI", "0 3 * * 7"];
+const acceptedSchedules = [
+  "@daily",
+  "@midnight",
+  "*/15 0-6,22-23 ? jan-mar MON-FRI",
+  "0 3 * * 7",
+  "0 3 * * SAT-SUN",
+  "0-30/5 * * * *",
+];
 for (const schedule of acceptedSchedules) {
   Deno.test(`an EtcdBackupSchedule with the schedule "${schedule}" is accepted`, async () => {
     const manifest = edited(sample("etcdbackupschedule"), [set("spec.schedule", schedule)]);
@@ -644,11 +689,16 @@ Deno.test("an EtcdPeer with an unknown initialClusterState is rejected", async (
   );
 });
 
-Deno.test("an EtcdBackupSchedule's schedule, limits and suspension can be edited", async () => {
+Deno.test("an EtcdBackupSchedule's schedule, limits, suspension and object pruning can be edited", async () => {
   await using namespace = await temporaryNamespace("crd-schedule");
   await create(namespace.name, sample("etcdbackupschedule"));
   const result = await dryRunPatch(namespace.name, "etcdbackupschedule/etcdbackupschedule-sample", {
-    spec: { schedule: "@daily", successfulBackupsHistoryLimit: 10, suspend: true },
+    spec: {
+      schedule: "@daily",
+      successfulBackupsHistoryLimit: 10,
+      suspend: true,
+      prunedBackupObjects: "Delete",
+    },
   });
   assertAccepted(result);
 });

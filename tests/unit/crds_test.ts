@@ -2,6 +2,10 @@
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import {
+  celRule as cronCelRule,
+  rangeRule as cronRangeRule,
+} from "../../actors/schedule/cron_rules.ts";
+import {
   celRule,
   maxObjectURLLength,
   objectURLRules,
@@ -504,6 +508,13 @@ Deno.test("every object URL field carries exactly the parser's rules (objectstor
       `${kind} ${path}: paste what tools/crd_url_rules.ts prints`,
     );
   }
+});
+
+Deno.test("the schedule carries exactly the planner's cron grammar (actors/schedule/cron_rules.ts) as CEL", () => {
+  const rules = (schemaAt("EtcdBackupSchedule", "spec.schedule") as Schema)[
+    "x-kubernetes-validations"
+  ] as { rule: string }[];
+  assert.deepEqual(rules.map((rule) => rule.rule), [cronCelRule, cronRangeRule]);
 });
 
 Deno.test("the object URL patterns fit in a CEL raw string", () => {

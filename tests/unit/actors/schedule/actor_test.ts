@@ -300,3 +300,33 @@ Deno.test("schedule actor: a store that refuses the delete for good leaves the o
     /Warning BackupObjectNotDeleted: could not delete s3:\/\/b\/old\.db/,
   );
 });
+
+Deno.test("schedule actor: a schedule croner cannot run (stored before the CRD refused it) is reported once with a Warning", async () => {
+  const stored = { ...schedule({ schedule: "5-1 * * * *" }) };
+  stored.metadata = { ...stored.metadata, generation: 2 };
+  const run = harness({ schedule: stored, backups: [], now: new Date("2024-01-02T03:00:40Z") });
+  await run.reconcile();
+  await run.reconcile();
+  const warnings = run.events.filter((event) => event.startsWith("Warning InvalidSchedule"));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /the range 5-1 runs backwards/);
+  assert.match(run.requests.join("\n"), /"reason":"InvalidSchedule"/);
+
+  // A later incarnation finds it reported for this generation already.
+  const reported = {
+    ...stored,
+    status: {
+      conditions: [{
+        type: "Scheduled",
+        status: "False" as const,
+        reason: "InvalidSchedule",
+        message: "…",
+        lastTransitionTime: "2024-01-02T03:00:40Z",
+        observedGeneration: 2,
+      }],
+    },
+  };
+  const again = harness({ schedule: reported, backups: [], now: new Date("2024-01-02T03:01:40Z") });
+  await again.reconcile();
+  assert.deepEqual(again.events.filter((event) => event.includes("InvalidSchedule")), []);
+});
