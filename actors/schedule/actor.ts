@@ -112,7 +112,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     const now = this.#now();
     const backups = this.#ownedBackups(schedule);
     const others = this.deps.stores.backups.list().filter((backup) =>
-      backup.metadata.namespace === schedule.metadata.namespace && !backups.includes(backup)
+      backup.metadata.namespace === schedule.metadata.namespace &&
+      controllerOf(backup)?.uid !== schedule.metadata.uid
     );
     const plan = planSchedule(this.#observe(schedule, backups, others, now));
     if (plan.state.kind === "invalid") this.#warnInvalid(schedule, plan.state.message);

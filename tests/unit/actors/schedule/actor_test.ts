@@ -330,3 +330,29 @@ Deno.test("schedule actor: a schedule croner cannot run (stored before the CRD r
   await again.reconcile();
   assert.deepEqual(again.events.filter((event) => event.includes("InvalidSchedule")), []);
 });
+
+Deno.test("schedule actor: an object another EtcdBackup in the namespace names is kept when its pruned writer goes", async () => {
+  const oneOff: EtcdBackupObject = {
+    metadata: { name: "one-off", namespace: "ns", uid: "uid-one-off" },
+    spec: schedule().spec.backupTemplate,
+    status: { phase: "Completed", objectURL: "s3://b/old.db?region=us-east-1" },
+  };
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+      oneOff,
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: objectDeleted,
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete etcdbackups old",
+  ]);
+  assert.match(
+    run.events.join("\n"),
+    /kept its object s3:\/\/b\/old\.db.*EtcdBackup one-off still names it/,
+  );
+});
