@@ -9,9 +9,14 @@
 //
 // What runs is the lowest of: every live peer's spec version (what its pod runs or will run on
 // its volume) and the version its member last reported, and the cluster version etcd last reported
-// (status.clusterVersion, which still counts a member whose peer is briefly gone).
+// (status.clusterVersion, which still counts a member whose peer is briefly gone). A new cluster's
+// members first agree on 3.0.0, etcd's placeholder until it has decided, for a few seconds after
+// they start: that says nothing about what runs and is ignored (no cluster here runs 3.0).
 import semver from "semver";
 import type { ClusterObservation } from "./plan.ts";
+
+/** What etcd reports as the cluster version before it has decided one. */
+const undecidedClusterVersion = "3.0.0";
 
 export interface VersionSkip {
   /** The lowest version found running, as written where it was found. */
@@ -25,7 +30,7 @@ export function versionSkip(seen: ClusterObservation): VersionSkip | undefined {
   const running = [
     ...seen.peers.filter((peer) => !peer.terminating)
       .flatMap((peer) => [peer.version, peer.serverVersion]),
-    seen.clusterVersion,
+    seen.clusterVersion === undecidedClusterVersion ? undefined : seen.clusterVersion,
   ].flatMap((version) => {
     const parsed = version === undefined ? null : semver.coerce(version);
     return parsed ? [{ version: version!, parsed }] : [];

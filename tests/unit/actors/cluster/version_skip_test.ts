@@ -141,6 +141,11 @@ const rows: readonly (readonly [string, Partial<ClusterObservation>, string])[] 
     clusterVersion: undefined,
     knownMembers: [],
   }, "createPeers c-0,c-1,c-2"],
+  ["a new cluster's placeholder cluster version 3.0.0 says nothing about what runs", {
+    replicas: 5,
+    peers: at35,
+    clusterVersion: "3.0.0",
+  }, "addLearner"],
   ["an unreadable reported version is ignored", {
     version: "3.6.0",
     peers: [peer(0, "3.5.21", "unknown"), peer(1, "3.5.21"), peer(2, "3.5.21")],
