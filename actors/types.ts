@@ -210,6 +210,8 @@ export interface EtcdBackupScheduleSpec {
   readonly successfulBackupsHistoryLimit?: number;
   readonly failedBackupsHistoryLimit?: number;
   readonly suspend?: boolean;
+  /** Whether pruning a Completed backup also deletes its object; `Keep` when unset. */
+  readonly prunedBackupObjects?: "Keep" | "Delete";
 }
 
 export interface EtcdBackupScheduleObject extends KubeObject {

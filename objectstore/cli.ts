@@ -8,6 +8,7 @@ import {
   downloadObject,
   formatObjectURL,
   type ObjectLocation,
+  type ObjectMetadata,
   parseObjectURL,
   uploadObject,
 } from "./mod.ts";
@@ -15,14 +16,17 @@ import { measure } from "./streams.ts";
 
 const usage = `usage:
   object put <url> [--file PATH]                 upload PATH (default: stdin)
-  object get <url> [--file PATH] [--sha256 HEX]  download to PATH (default: stdout)
+  object get <url> [--file PATH] [--sha256 HEX] [--metadata KEY=VALUE]
+                                                 download to PATH (default: stdout)
 
 <url> is s3://bucket/key[?endpoint=…&region=…&forcePathStyle=true] or gs://bucket/key[?endpoint=…].
 Credentials come from the environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN]
 (or any source the AWS SDK knows), GOOGLE_APPLICATION_CREDENTIALS_JSON or
 GOOGLE_APPLICATION_CREDENTIALS for gs://. A one-line JSON result goes to stderr.
 With --file, get writes a temporary file next to PATH and renames it only once the size and
-(with --sha256) the digest match, so a failed download never leaves a partial PATH.`;
+(with --sha256) the digest match, so a failed download never leaves a partial PATH.
+With --metadata, an object whose stored metadata has KEY with another value fails before any byte
+is read (an object without KEY, such as one uploaded by hand, is checked by --sha256 alone).`;
 
 const exitUsage = 2;
 const exitFailed = 1;
@@ -32,6 +36,8 @@ interface Command {
   readonly location: ObjectLocation;
   readonly file: string | undefined;
   readonly sha256: string | undefined;
+  /** A key of the object's metadata and the value it must have when present. */
+  readonly metadata: { readonly key: string; readonly value: string } | undefined;
 }
 
 /** Runs `object …` with the arguments after `object`; resolves with the exit code. */
@@ -64,13 +70,17 @@ function parseCommand(args: readonly string[]): Command | string {
     parsed = parseArgs({
       args: [...args],
       allowPositionals: true,
-      options: { file: { type: "string" }, sha256: { type: "string" } },
+      options: {
+        file: { type: "string" },
+        sha256: { type: "string" },
+        metadata: { type: "string" },
+      },
     });
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
   const [action, url, ...extra] = parsed.positionals;
-  const { file, sha256 } = parsed.values;
+  const { file, sha256, metadata } = parsed.values;
   if (action !== "put" && action !== "get") {
     return `expected put or get, not ${action ?? "nothing"}`;
   }
@@ -80,9 +90,24 @@ function parseCommand(args: readonly string[]): Command | string {
   if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
     return "--sha256 must be 64 hex digits";
   }
+  if (action === "put" && metadata !== undefined) return "--metadata only applies to get";
+  const expected = metadata === undefined ? undefined : parseMetadataFlag(metadata);
+  if (typeof expected === "string") return expected;
   const location = parseObjectURL(url);
   if (!location.ok) return location.error.message;
-  return { action, location: location.value, file, sha256: sha256?.toLowerCase() };
+  return {
+    action,
+    location: location.value,
+    file,
+    sha256: sha256?.toLowerCase(),
+    metadata: expected,
+  };
+}
+
+function parseMetadataFlag(text: string): Command["metadata"] | string {
+  const match = /^([a-z0-9][-a-z0-9_.]*)=(.+)$/.exec(text);
+  if (!match) return "--metadata must be KEY=VALUE with a lower-case key";
+  return { key: match[1], value: match[2] };
 }
 
 async function put(
@@ -110,6 +135,11 @@ async function get(
 ): Promise<number> {
   const opened = await downloadObject(command.location, { credentials, signal });
   if (!opened.ok) return report(opened.error.message);
+  const unexpected = metadataProblem(command, opened.value.metadata);
+  if (unexpected !== undefined) {
+    await opened.value.stream.cancel().catch(() => {});
+    return report(unexpected);
+  }
   const measured = measure(opened.value.stream);
   const check = () => verify(command, measured.digest(), opened.value.sizeBytes);
   // stdout cannot be taken back, so there a mismatch is reported after the bytes went out.
@@ -121,6 +151,22 @@ async function get(
     return report(problem ?? "the download ended early");
   }
   return done(command.location, digest);
+}
+
+/** The object's metadata names another value for the expected key: it is not the object meant. */
+export function metadataProblem(
+  command: Pick<Command, "location" | "metadata">,
+  stored: ObjectMetadata,
+): string | undefined {
+  const expected = command.metadata;
+  if (expected === undefined) return undefined;
+  const found = stored[expected.key];
+  if (found === undefined || found === expected.value) return undefined;
+  const shown = Object.entries(stored).sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => `${key}=${value}`).join(", ");
+  return `${formatObjectURL(command.location)}: the object is not the one expected: its ` +
+    `metadata says ${shown}, but ${expected.key}=${expected.value} was expected: another ` +
+    `upload has replaced it`;
 }
 
 /** Why the download must not be used, or `undefined` when size and digest are as expected. */

@@ -15,7 +15,14 @@ import {
   ObjectStoreError,
   success,
 } from "./errors.ts";
-import { type Digest, measure, type ObjectDownload, relay, sourceFailed } from "./streams.ts";
+import {
+  type Digest,
+  measure,
+  type ObjectDownload,
+  type ObjectMetadata,
+  relay,
+  sourceFailed,
+} from "./streams.ts";
 import { formatObjectURL, type GcsLocation } from "./url.ts";
 
 export interface GcsOptions {
@@ -28,6 +35,8 @@ export interface GcsOptions {
 export interface GcsUploadOptions extends GcsOptions {
   /** Bytes per resumable-upload request (rounded up to 256 KiB); memory ≈ one chunk. */
   readonly partSizeBytes?: number;
+  /** Custom metadata, sent with the request that opens the resumable upload session. */
+  readonly metadata?: ObjectMetadata;
 }
 
 /** GCS wants resumable chunks in multiples of 256 KiB. */
@@ -59,6 +68,7 @@ export async function upload(
     resumable: true,
     chunkSize,
     contentType: "application/octet-stream",
+    ...(options.metadata ? { metadata: { metadata: { ...options.metadata } } } : {}),
     timeout: requestTimeoutMs,
   });
   try {
@@ -97,7 +107,24 @@ export async function download(
     settled: () => source.destroy(),
     signal: options.signal,
   });
-  return success({ stream, sizeBytes: metadata.value.sizeBytes });
+  // Read from the generation the bytes come from, so it describes exactly these bytes.
+  return success({ stream, sizeBytes: metadata.value.sizeBytes, metadata: metadata.value.custom });
+}
+
+/** Deletes the object (whatever its generation); one that is already gone counts as deleted. */
+export async function remove(
+  location: GcsLocation,
+  options: GcsOptions = {},
+): Promise<ObjectResult<void>> {
+  const file = openFile(location, options.credentials);
+  if (!file.ok) return file;
+  try {
+    await untilAborted(file.value.delete({ ignoreNotFound: true }), options.signal);
+    return success(undefined);
+  } catch (error) {
+    const failure = classifyGcsError(error, location, "download", options.signal);
+    return failure.kind === "objectNotFound" ? success(undefined) : { ok: false, error: failure };
+  }
 }
 
 /** The object's size, from its metadata. */
@@ -111,16 +138,18 @@ export async function stat(
   return metadata.ok ? success({ sizeBytes: metadata.value.sizeBytes }) : metadata;
 }
 
-interface ObjectMetadata {
+interface StoredMetadata {
   readonly sizeBytes: number;
   readonly generation: string | undefined;
+  /** The object's custom metadata; non-string values (GCS allows them) are left out. */
+  readonly custom: ObjectMetadata;
 }
 
 async function readMetadata(
   file: File,
   location: GcsLocation,
   signal: AbortSignal | undefined,
-): Promise<ObjectResult<ObjectMetadata>> {
+): Promise<ObjectResult<StoredMetadata>> {
   try {
     // The library takes no signal; its own per-request timeout bounds the request we leave behind.
     const [metadata] = await untilAborted(file.getMetadata(), signal);
@@ -128,6 +157,11 @@ async function readMetadata(
     return success({
       sizeBytes: Number(metadata.size ?? 0),
       generation: generation === undefined ? undefined : String(generation),
+      custom: Object.fromEntries(
+        Object.entries(metadata.metadata ?? {}).filter((entry): entry is [string, string] =>
+          typeof entry[1] === "string"
+        ),
+      ),
     });
   } catch (error) {
     return { ok: false, error: classifyGcsError(error, location, "download", signal) };

@@ -3,7 +3,7 @@ import type { CredentialsSource } from "./credentials.ts";
 import { failure, type ObjectResult } from "./errors.ts";
 import * as gcs from "./gcs.ts";
 import * as s3 from "./s3.ts";
-import type { Digest, ObjectDownload } from "./streams.ts";
+import type { Digest, ObjectDownload, ObjectMetadata } from "./streams.ts";
 import { formatObjectURL, type ObjectLocation } from "./url.ts";
 
 export {
@@ -25,7 +25,7 @@ export {
   type ObjectResult,
   ObjectStoreError,
 } from "./errors.ts";
-export type { Digest, ObjectDownload } from "./streams.ts";
+export type { Digest, ObjectDownload, ObjectMetadata } from "./streams.ts";
 export {
   formatObjectURL,
   type GcsLocation,
@@ -45,6 +45,11 @@ export interface TransferOptions {
 export interface UploadOptions extends TransferOptions {
   /** S3 multipart part size or GCS resumable chunk size; memory grows with it. Default 8 MiB. */
   readonly partSizeBytes?: number;
+  /**
+   * Stored with the object and read back with every download of it. Set when the upload starts,
+   * so it can only hold what is known before the bytes (a writer's identity, not their digest).
+   */
+  readonly metadata?: ObjectMetadata;
 }
 
 /** Streams `body` into the object; resolves with the size and sha256 of what was stored. */
@@ -88,6 +93,23 @@ export function statObject(
   }
   if (credentials?.kind === "s3") return mismatch(location);
   return gcs.stat(location, { ...options, credentials });
+}
+
+/**
+ * Deletes the object; one that is already gone counts as deleted, so a repeated delete (after a
+ * crash between it and whatever followed) succeeds.
+ */
+export function deleteObject(
+  location: ObjectLocation,
+  options: TransferOptions = {},
+): Promise<ObjectResult<void>> {
+  const { credentials } = options;
+  if (location.kind === "s3") {
+    if (credentials?.kind === "gcs") return mismatch(location);
+    return s3.remove(location, { ...options, credentials });
+  }
+  if (credentials?.kind === "s3") return mismatch(location);
+  return gcs.remove(location, { ...options, credentials });
 }
 
 /** S3 keys for a gs:// URL or the reverse: a spec mistake, reported before any network call. */

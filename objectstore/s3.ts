@@ -1,5 +1,10 @@
 // Streaming uploads and downloads against S3 and S3-compatible stores (MinIO, Ceph) via the AWS SDK.
-import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { S3Credentials } from "./credentials.ts";
 import {
@@ -14,7 +19,14 @@ import {
   ObjectStoreError,
   success,
 } from "./errors.ts";
-import { type Digest, measure, type ObjectDownload, relay, sourceFailed } from "./streams.ts";
+import {
+  type Digest,
+  measure,
+  type ObjectDownload,
+  type ObjectMetadata,
+  relay,
+  sourceFailed,
+} from "./streams.ts";
 import { formatObjectURL, type S3Location } from "./url.ts";
 
 export interface S3Options {
@@ -27,6 +39,8 @@ export interface S3Options {
 export interface S3UploadOptions extends S3Options {
   /** Bytes per multipart part, at least S3's 5 MiB minimum. Memory ≈ part size × (queue + 1). */
   readonly partSizeBytes?: number;
+  /** Sent as `x-amz-meta-*` headers when the upload starts (multipart: with its creation). */
+  readonly metadata?: ObjectMetadata;
 }
 
 const minimumPartBytes = 5 * 1024 * 1024;
@@ -68,6 +82,7 @@ export async function upload(
       Key: location.key,
       Body: measured.stream,
       ContentType: "application/octet-stream",
+      ...(options.metadata ? { Metadata: { ...options.metadata } } : {}),
     },
     partSize: Math.max(minimumPartBytes, options.partSizeBytes ?? defaultPartBytes),
     queueSize: partsInFlight,
@@ -116,7 +131,8 @@ export async function download(
     settled: () => client.destroy(),
     signal: options.signal,
   });
-  return success({ stream, sizeBytes: response.ContentLength });
+  // The metadata comes with the bytes, in one response: it describes exactly these bytes.
+  return success({ stream, sizeBytes: response.ContentLength, metadata: response.Metadata ?? {} });
 }
 
 /** The object's size, from a HEAD request. */
@@ -133,6 +149,26 @@ export async function stat(
     return success({ sizeBytes: head.ContentLength ?? 0 });
   } catch (error) {
     return { ok: false, error: classifyS3Error(error, location, "download", options.signal) };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Deletes the object. S3 answers a missing key with success too, so a repeat is harmless. */
+export async function remove(
+  location: S3Location,
+  options: S3Options = {},
+): Promise<ObjectResult<void>> {
+  const client = openClient(location, options.credentials);
+  try {
+    await client.send(
+      new DeleteObjectCommand({ Bucket: location.bucket, Key: location.key }),
+      { abortSignal: options.signal },
+    );
+    return success(undefined);
+  } catch (error) {
+    const failure = classifyS3Error(error, location, "download", options.signal);
+    return failure.kind === "objectNotFound" ? success(undefined) : { ok: false, error: failure };
   } finally {
     client.destroy();
   }

@@ -117,4 +117,12 @@ export interface ObjectDownload {
   readonly stream: ReadableStream<Uint8Array>;
   /** What the store says the object holds, when it says. */
   readonly sizeBytes: number | undefined;
+  /** The user metadata stored with the object (see `UploadOptions.metadata`), as of these bytes. */
+  readonly metadata: ObjectMetadata;
 }
+
+/**
+ * User metadata stored with an object: S3 `x-amz-meta-*` headers, GCS custom metadata. Keys are
+ * lower case (S3 folds them), values short ASCII (S3 sends them as HTTP header values).
+ */
+export type ObjectMetadata = Readonly<Record<string, string>>;

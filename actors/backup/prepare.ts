@@ -8,6 +8,7 @@ import {
   decodeSecretData,
   formatObjectURL,
   type ObjectLocation,
+  type ObjectMetadata,
   parseObjectURL,
 } from "../../objectstore/mod.ts";
 import type { EndpointMode } from "../cluster/observe.ts";
@@ -31,6 +32,25 @@ export interface PreparedBackup {
   readonly clusterURL: string;
   /** Where to dial etcd: `clusterURL`, or a pod IP standing in for its service name. */
   readonly endpoint: string;
+  /** Stored with the object: which EtcdBackup wrote it (see `writerMetadata`). */
+  readonly metadata: ObjectMetadata;
+}
+
+/** The object metadata key naming the uid of the EtcdBackup that wrote the object. */
+export const writerUidKey = "etcd-backup-uid";
+/** The object metadata key naming `<namespace>/<name>` of that EtcdBackup, for people. */
+export const writerNameKey = "etcd-backup";
+
+/**
+ * Who wrote an object, stored in the object itself when the upload starts. A restore compares it
+ * with the EtcdBackup whose sha256 it checks: a key written by several backups (a template such as
+ * `latest.db`) then says which one's bytes it holds, and an overwrite between choosing the
+ * backup and reading the bytes is caught before any byte is read. The sha256 itself cannot be
+ * stored this way: it is known only once the streamed upload has ended.
+ */
+export function writerMetadata(backup: EtcdBackupObject): ObjectMetadata {
+  const { uid, namespace, name } = backup.metadata;
+  return { [writerUidKey]: uid, [writerNameKey]: `${namespace}/${name}` };
 }
 
 export type Preparation =
@@ -81,20 +101,24 @@ export async function prepareBackup(
       credentials: credentials.credentials,
       clusterURL,
       endpoint: endpoint.url,
+      metadata: writerMetadata(backup),
     },
   };
 }
 
-type CredentialsRead =
+export type CredentialsRead =
   | { readonly kind: "ready"; readonly credentials: CredentialsSource }
   | { readonly kind: "failed"; readonly failure: BackupFailure }
   | { readonly kind: "retry"; readonly message: string };
 
-/** spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment. */
-async function readCredentials(
+/**
+ * spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment.
+ * Also what a schedule deletes a pruned backup's object with: the credentials that wrote it.
+ */
+export async function readCredentials(
   backup: EtcdBackupObject,
   location: ObjectLocation,
-  deps: PrepareDeps,
+  deps: Pick<PrepareDeps, "kube" | "environment">,
 ): Promise<CredentialsRead> {
   const reference = backup.spec.credentialsSecretRef;
   if (!reference) {

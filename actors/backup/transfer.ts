@@ -65,6 +65,7 @@ export async function transferSnapshot(
       credentials: backup.credentials,
       signal: both,
       partSizeBytes: options.partSizeBytes,
+      metadata: backup.metadata,
     });
     if (signal.aborted) return { kind: "aborted" };
     if (stall.signal.aborted) {

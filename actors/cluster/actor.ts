@@ -323,6 +323,10 @@ async function actOn(
       delay = state.retry.notBefore - Date.now();
       break;
     }
+    if (step.kind === "refuseUpgrade") {
+      delay = requeueMs.waiting; // nothing else to do until spec.version changes
+      break;
+    }
     log.info("step done", { step: step.kind });
     deps.failpoint?.(`after:${step.kind}`);
     state.retry = undefined;
@@ -576,6 +580,9 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       }
       return outcome;
     }
+    case "refuseUpgrade":
+      if (step.announce) deps.events.record(cluster, "Warning", "UpgradeRefused", step.message);
+      return ok;
     case "wait":
       return ok;
   }

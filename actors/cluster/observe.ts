@@ -193,6 +193,15 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
       cluster.status?.conditions?.some((condition) =>
         condition.type === "Progressing" && condition.reason === "Upgrading"
       ) ?? false,
+    clusterVersion: typeof cluster.status?.clusterVersion === "string"
+      ? cluster.status.clusterVersion
+      : undefined,
+    // Announced once per generation: a spec change is the only thing that can lift the refusal.
+    upgradeRefused:
+      cluster.status?.conditions?.some((condition) =>
+        condition.type === "Progressing" && condition.reason === "UpgradeRefused" &&
+        condition.observedGeneration === cluster.metadata.generation
+      ) ?? false,
   };
 }
 

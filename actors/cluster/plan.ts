@@ -15,6 +15,7 @@ import {
   type VolumeState,
 } from "../member.ts";
 import { diagnoseMember, type Diagnosis, type PodView } from "./diagnose.ts";
+import { versionSkip } from "./version_skip.ts";
 import { planQuorumRecovery, type QuorumLossView, type QuorumRecovery } from "./quorum.ts";
 
 export interface PeerView {
@@ -77,6 +78,10 @@ export interface ClusterObservation {
   readonly knownMembers: readonly string[];
   /** The last status said an upgrade was under way (so its end can be announced once). */
   readonly upgrading: boolean;
+  /** status.clusterVersion: what etcd last said the whole cluster runs (major.minor.0). */
+  readonly clusterVersion?: string;
+  /** The last status already refused spec.version at this generation (its Event was recorded). */
+  readonly upgradeRefused?: boolean;
   readonly nowMs: number;
   /** How long a member's pod may stay unschedulable before the member is replaced. */
   readonly replaceAfterMs: number;
@@ -134,6 +139,17 @@ export type ClusterStep =
     readonly toVersion: string;
   }
   | { readonly kind: "completeUpgrade"; readonly version: string }
+  /**
+   * spec.version is more than one minor version above what the cluster runs: nothing is done
+   * until it changes. `announce`: record the Warning Event (once per spec generation).
+   */
+  | {
+    readonly kind: "refuseUpgrade";
+    readonly running: string;
+    readonly toVersion: string;
+    readonly message: string;
+    readonly announce: boolean;
+  }
   /** Deletes the peer (not its volume): it comes back on the same data, with or without the flag. */
   | { readonly kind: "restartPeer"; readonly peerName: string; readonly forceNewCluster: boolean }
   | {
@@ -181,6 +197,18 @@ export function planCluster(seen: ClusterObservation): ClusterStep[] {
 function planMembership(seen: ClusterObservation): ClusterStep[] {
   const bootstrap = planBootstrap(seen);
   if (bootstrap) return bootstrap;
+  // Before anything that could start a peer at spec.version: an upgrade step, a peer re-created
+  // after its replacement, a learner added by scale-up or for a lost member.
+  const skip = versionSkip(seen);
+  if (skip) {
+    return [{
+      kind: "refuseUpgrade",
+      running: skip.running,
+      toVersion: seen.version,
+      message: skip.message,
+      announce: !seen.upgradeRefused,
+    }];
+  }
   const recovery = planQuorumRecovery(seen);
   if (recovery) return recovery;
   if (!seen.etcd.reachable) return planUnreachable(seen, seen.etcd.reason);

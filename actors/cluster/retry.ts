@@ -41,6 +41,7 @@ export function stepKey(step: ClusterStep): string {
     case "recordFormed":
     case "createService":
     case "completeUpgrade":
+    case "refuseUpgrade":
     case "wait":
       return step.kind;
   }

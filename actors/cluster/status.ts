@@ -126,6 +126,9 @@ function availability(input: StatusInput): Omit<Condition, "lastTransitionTime">
   };
 }
 
+/** The Progressing reason (and Event reason) of a refused spec.version. */
+export const upgradeRefusedReason = "UpgradeRefused";
+
 const stepReasons: Record<ClusterStep["kind"], string> = {
   recordFormed: "RecordingFormation",
   createService: "CreatingService",
@@ -142,6 +145,7 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   startQuorumRecovery: "RecoveringQuorum",
   advanceQuorumRecovery: "RecoveringQuorum",
   finishQuorumRecovery: "RecoveringQuorum",
+  refuseUpgrade: upgradeRefusedReason,
   wait: "Waiting",
 };
 
@@ -160,6 +164,10 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
     };
   }
   const message = next.kind === "wait" ? next.reason : describeStep(next);
+  if (next.kind === "refuseUpgrade") {
+    // Nothing progresses until spec.version changes: False, whatever upgrade looked under way.
+    return { ...base, status: "False", reason: upgradeRefusedReason, message: message + suffix };
+  }
   const upgrade = upgradeProgress(input.seen);
   if (upgrade.inProgress && next.kind !== "completeUpgrade") {
     // Every pass of an upgrade says so, whatever it waits for, so progress stays visible.
@@ -217,6 +225,8 @@ function describeStep(step: ClusterStep): string {
       return `${step.recovery.survivor} serves alone: restarting it without --force-new-cluster`;
     case "finishQuorumRecovery":
       return `quorum restored on ${step.survivor}; the other members are added again`;
+    case "refuseUpgrade":
+      return step.message;
     case "wait":
       return step.reason;
   }

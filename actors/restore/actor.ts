@@ -11,7 +11,6 @@ import { labelKeys } from "../member.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
-import { parseObjectURL } from "../../objectstore/mod.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { EtcdBackupObject, EtcdClusterSpec, EventSink, StoredMeta } from "../types.ts";
 import {
@@ -24,6 +23,7 @@ import {
   type RestoreStep,
 } from "./plan.ts";
 import { type RestoreTarget, restoreUidAnnotation } from "./resources.ts";
+import { type SnapshotSource, snapshotSource } from "./source.ts";
 import {
   completedStatus,
   type EtcdRestoreStatus,
@@ -103,6 +103,8 @@ export function restoreActor(key: string, deps: RestoreActorDeps): ActorSpec<Res
 class RestoreBehavior implements Behavior<RestoreMessage> {
   /** The phase this incarnation wrote, ahead of the watch cache catching up. */
   #written: RestorePhase | undefined;
+  /** The snapshot source this incarnation wrote into status, ahead of the cache likewise. */
+  #pinned: SnapshotSource | undefined;
   readonly #log: Logger;
 
   constructor(
@@ -167,7 +169,9 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
       clusterName: spec.clusterTemplate.clusterName,
       clusterSpec: spec.clusterTemplate.spec,
       objectURL: spec.source.objectURL,
-      sha256: recordedSha256(spec.source.objectURL, metadata.namespace, this.deps.stores.backups),
+      // Chosen once, at the start, then read back: every member must get the same bytes.
+      snapshot: this.#pinned ?? restore.status?.snapshot ??
+        snapshotSource(spec.source.objectURL, metadata.namespace, this.deps.stores.backups.list()),
       // spec.credentialsSecretRef (keys named as the SDKs' variables) is handed to the download.
       credentialsSecret: spec.credentialsSecretRef?.name,
       etcdRepository: this.deps.etcdRepository,
@@ -186,13 +190,16 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
       case "wait":
         this.#log.debug("waiting", { reason: step.reason });
         return "idle";
-      case "start":
-        if (!await this.#writeStatus(restore, restoringStatus(input, step.message))) {
+      case "start": {
+        const { snapshot } = this.#target(restore);
+        if (!await this.#writeStatus(restore, restoringStatus(input, step.message, snapshot))) {
           return "failed";
         }
+        this.#pinned = snapshot;
         this.#log.info("restore started", { message: step.message });
         this.deps.events.record(restore, "Normal", "RestoreStarted", step.message);
         return "progressed";
+      }
       case "createVolumeClaims":
         return await this.#createAll(resources.persistentVolumeClaims, step.claims);
       case "createPods":
@@ -292,33 +299,6 @@ function podFailure(pod: RestorePodObject): string {
   }
   return [pod.status?.reason, pod.status?.message].filter(Boolean).join(": ") ||
     "the pod failed without a container error";
-}
-
-/**
- * The sha256 a Completed EtcdBackup in the same namespace recorded for this object. Matched on
- * store, bucket and key only: the backup may have named the endpoint as the operator reaches it
- * and the restore as pods reach it.
- */
-export function recordedSha256(
-  objectURL: string,
-  namespace: string,
-  backups: StoreReader<EtcdBackupObject>,
-): string | undefined {
-  const wanted = parseObjectURL(objectURL);
-  if (!wanted.ok) return undefined;
-  for (const backup of backups.list()) {
-    const { status } = backup;
-    if (backup.metadata.namespace !== namespace || status?.phase !== "Completed") continue;
-    if (!status.objectURL || !status.sha256) continue;
-    const recorded = parseObjectURL(status.objectURL);
-    if (
-      recorded.ok && recorded.value.kind === wanted.value.kind &&
-      recorded.value.bucket === wanted.value.bucket && recorded.value.key === wanted.value.key
-    ) {
-      return status.sha256;
-    }
-  }
-  return undefined;
 }
 
 function statusInput(restore: EtcdRestoreObject): StatusInput {

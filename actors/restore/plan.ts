@@ -128,7 +128,11 @@ function refuse(seen: RestoreObservation): RestoreStep | undefined {
 }
 
 function startMessage(target: RestoreTarget): string {
-  const verified = target.sha256 ? `, sha256 ${target.sha256}` : "";
+  const { snapshot } = target;
+  const verified = snapshot
+    ? ` (checked against EtcdBackup ${snapshot.backupName}, the last to write it: sha256 ` +
+      `${snapshot.sha256})`
+    : " (no Completed EtcdBackup in this namespace recorded it: only its size is checked)";
   return `restoring ${target.objectURL}${verified} into ${target.clusterSpec.replicas} ` +
     `member(s) of new cluster ${target.clusterName} (etcd ${target.clusterSpec.version})`;
 }

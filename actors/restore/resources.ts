@@ -1,7 +1,8 @@
 // What an EtcdRestore creates: member PVCs, one restore pod per member, then the EtcdCluster. Pure.
 //
 // A restore pod fills one PVC: an init container from the operator's image downloads the snapshot
-// into an emptyDir (`object get`, sha256-checked when known), then the target version's own etcd
+// into an emptyDir (`object get`, checked against the EtcdBackup that wrote it when one is known:
+// see source.ts), then the target version's own etcd
 // image writes the member's data directory with `etcdutl snapshot restore` (3.5+) or
 // `etcdctl snapshot restore` (3.4), using the name, peer URL, initial cluster and token the peer
 // pods will use, so the cluster started afterwards finds a data directory it accepts.
@@ -12,6 +13,8 @@ import type { KubeObject } from "../../k8s/objects.ts";
 import { apiVersionOf, resources } from "../../k8s/resources.ts";
 import { dataDir, etcdImage } from "../peer/resources.ts";
 import type { EtcdClusterSpec } from "../types.ts";
+import { writerUidKey } from "../backup/prepare.ts";
+import type { SnapshotSource } from "./source.ts";
 
 /** Restore pods and the PVCs a restore created carry the restore's name (selects its pods). */
 export const restoreLabel = "etcd.improbable.io/restore";
@@ -36,8 +39,8 @@ export interface RestoreTarget {
   readonly clusterName: string;
   readonly clusterSpec: EtcdClusterSpec;
   readonly objectURL: string;
-  /** The snapshot's sha256 when a Completed EtcdBackup recorded it; the download checks it. */
-  readonly sha256: string | undefined;
+  /** The Completed EtcdBackup that last wrote the object, when one did; the download checks it. */
+  readonly snapshot: SnapshotSource | undefined;
   readonly credentialsSecret: string | undefined;
   readonly etcdRepository: string;
   readonly operatorImage: string;
@@ -131,7 +134,14 @@ export function fetchCommand(target: RestoreTarget): string[] {
     target.objectURL,
     "--file",
     snapshotPath,
-    ...(target.sha256 ? ["--sha256", target.sha256] : []),
+    ...(target.snapshot
+      ? [
+        "--sha256",
+        target.snapshot.sha256,
+        "--metadata",
+        `${writerUidKey}=${target.snapshot.backupUID}`,
+      ]
+      : []),
   ];
 }
 

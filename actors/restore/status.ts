@@ -1,12 +1,15 @@
 // The EtcdRestore status written at each phase change, with its one condition. Pure.
 import type { StatusCondition } from "../types.ts";
 import type { RestorePhase } from "./plan.ts";
+import type { SnapshotSource } from "./source.ts";
 
 /** `kubectl wait --for=condition=Completed etcdrestore/x`: True done, False failed, Unknown running. */
 export const completedCondition = "Completed";
 
 export interface EtcdRestoreStatus {
   readonly phase?: RestorePhase;
+  /** The backup every restore pod checks the snapshot against, fixed when the restore starts. */
+  readonly snapshot?: SnapshotSource;
   readonly conditions?: readonly StatusCondition[];
 }
 
@@ -16,8 +19,15 @@ export interface StatusInput {
   readonly now: string;
 }
 
-export function restoringStatus(input: StatusInput, message: string): EtcdRestoreStatus {
-  return status(input, "Restoring", { status: "Unknown", reason: "Restoring", message });
+export function restoringStatus(
+  input: StatusInput,
+  message: string,
+  snapshot: SnapshotSource | undefined,
+): EtcdRestoreStatus {
+  return {
+    ...status(input, "Restoring", { status: "Unknown", reason: "Restoring", message }),
+    ...(snapshot ? { snapshot } : {}),
+  };
 }
 
 export function completedStatus(input: StatusInput, message: string): EtcdRestoreStatus {

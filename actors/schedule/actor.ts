@@ -17,13 +17,16 @@ import type {
   EtcdBackupSpec,
   EventSink,
 } from "../types.ts";
+import { deleteObject, isTransient, parseObjectURL } from "../../objectstore/mod.ts";
+import { readCredentials } from "../backup/prepare.ts";
 import {
   defaultLimits,
   planSchedule,
+  type ScheduledBackupView,
   type ScheduleObservation,
   type ScheduleStep,
 } from "./plan.ts";
-import { formatTime, scheduleStatus } from "./status.ts";
+import { formatTime, invalidScheduleReason, scheduledCondition, scheduleStatus } from "./status.ts";
 
 export type ScheduleMessage = { readonly kind: "reconcile" };
 
@@ -33,7 +36,7 @@ export interface ScheduleStores {
 }
 
 export interface ScheduleActorDeps {
-  readonly kube: Pick<KubeClient, "create" | "delete" | "mergePatch">;
+  readonly kube: Pick<KubeClient, "create" | "delete" | "mergePatch" | "get">;
   readonly stores: ScheduleStores;
   readonly events: EventSink;
   readonly log: Logger;
@@ -41,7 +44,14 @@ export interface ScheduleActorDeps {
   readonly ready?: Promise<void>;
   /** Wall-clock time, injectable; cron ticks are wall-clock instants. */
   readonly now?: () => Date;
+  /** Deletes a pruned backup's object (prunedBackupObjects: Delete); tests replace it. */
+  readonly deleteObject?: typeof deleteObject;
+  /** Where credentials without a Secret come from; the process environment by default. */
+  readonly environment?: (name: string) => string | undefined;
 }
+
+/** How long deleting one object may take. */
+const objectDeleteTimeoutMs = 60_000;
 
 /** Backups the schedule creates carry this label (when the name fits in a label value). */
 export const scheduleLabel = "etcd.improbable.io/backup-schedule";
@@ -79,6 +89,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
    */
   #createdTick: Date | undefined;
   #lastStatus = "";
+  /** The generation whose invalid schedule was reported in a Warning Event. */
+  #warnedGeneration: number | undefined;
   readonly #log: Logger;
   readonly #now: () => Date;
 
@@ -99,7 +111,12 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     if (!schedule || schedule.metadata.deletionTimestamp) return;
     const now = this.#now();
     const backups = this.#ownedBackups(schedule);
-    const plan = planSchedule(this.#observe(schedule, backups, now));
+    const others = this.deps.stores.backups.list().filter((backup) =>
+      backup.metadata.namespace === schedule.metadata.namespace &&
+      controllerOf(backup)?.uid !== schedule.metadata.uid
+    );
+    const plan = planSchedule(this.#observe(schedule, backups, others, now));
+    if (plan.state.kind === "invalid") this.#warnInvalid(schedule, plan.state.message);
     let failed = false;
     for (const step of plan.steps) {
       const outcome = await this.#act(schedule, step);
@@ -112,6 +129,24 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       : maxSleepMs;
     const delay = Math.max(0, Math.min(untilTick, maxSleepMs, failed ? retryMs : Infinity));
     this.#timer = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
+
+  /**
+   * A schedule that can never tick says so once per spec generation: an Event besides the
+   * condition, since nothing else would happen that anyone could notice. A status that already
+   * reports it for this generation means an earlier incarnation did.
+   */
+  #warnInvalid(schedule: EtcdBackupScheduleObject, message: string): void {
+    const generation = schedule.metadata.generation ?? 0;
+    if (this.#warnedGeneration === generation) return;
+    this.#warnedGeneration = generation;
+    const reported = schedule.status?.conditions?.some((condition) =>
+      condition.type === scheduledCondition && condition.reason === invalidScheduleReason &&
+      condition.observedGeneration === generation
+    );
+    if (reported) return;
+    this.#log.warn("invalid schedule", { message });
+    this.deps.events.record(schedule, "Warning", invalidScheduleReason, message);
   }
 
   terminate(): void {
@@ -129,6 +164,7 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
   #observe(
     schedule: EtcdBackupScheduleObject,
     backups: readonly EtcdBackupObject[],
+    others: readonly EtcdBackupObject[],
     now: Date,
   ): ScheduleObservation {
     const { spec, metadata, status } = schedule;
@@ -145,12 +181,9 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       lastTick: recorded && handled
         ? new Date(Math.max(recorded.getTime(), handled.getTime()))
         : recorded ?? handled,
-      backups: backups.map((backup) => ({
-        name: backup.metadata.name,
-        phase: backup.status?.phase,
-        creationTimestamp: backup.metadata.creationTimestamp ?? "",
-        terminating: Boolean(backup.metadata.deletionTimestamp),
-      })),
+      backups: backups.map(backupView),
+      prunedBackupObjects: spec.prunedBackupObjects ?? "Keep",
+      otherBackups: others.map(backupView),
       now,
     };
   }
@@ -193,6 +226,9 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
         );
         return done;
       case "deleteBackup": {
+        // The object first: deleting the backup first would forget the object after a crash.
+        const object = await this.#pruneObject(schedule, step);
+        if (object.kind === "failed") return object;
         const deleted = await this.deps.kube.delete(
           resources.etcdBackups,
           { namespace, name: step.name },
@@ -208,12 +244,81 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
             "BackupPruned",
             `deleted ${step.phase.toLowerCase()} EtcdBackup ${step.name}: beyond the ${
               step.phase === "Completed" ? "successful" : "failed"
-            }BackupsHistoryLimit`,
+            }BackupsHistoryLimit${object.note}`,
           );
         }
         return done;
       }
     }
+  }
+
+  /**
+   * Deletes the object a pruned backup wrote when the plan says so, with the credentials that
+   * wrote it. A store that is unreachable, or a Secret that cannot be read right now, keeps the
+   * backup for the next pass; a permanent refusal (no permission) is reported and the backup is
+   * pruned anyway, leaving the object, so the history limit still holds.
+   */
+  async #pruneObject(
+    schedule: EtcdBackupScheduleObject,
+    step: Extract<ScheduleStep, { kind: "deleteBackup" }>,
+  ): Promise<{ readonly kind: "failed" } | { readonly kind: "done"; readonly note: string }> {
+    const { object } = step;
+    if (!object) return { kind: "done", note: "" };
+    if (object.kind === "keep") {
+      return { kind: "done", note: `; kept its object ${object.objectURL}: ${object.why}` };
+    }
+    const backup = this.deps.stores.backups.get(`${schedule.metadata.namespace}/${step.name}`);
+    const location = parseObjectURL(object.objectURL, this.deps.environment);
+    if (!backup || !location.ok) {
+      return this.#objectLeft(
+        schedule,
+        object.objectURL,
+        "its backup or URL can no longer be read",
+      );
+    }
+    const credentials = await readCredentials(backup, location.value, {
+      kube: this.deps.kube,
+      environment: this.deps.environment,
+    });
+    if (credentials.kind === "retry") {
+      this.#log.warn("reading credentials to delete an object failed", {
+        error: credentials.message,
+      });
+      return { kind: "failed" };
+    }
+    if (credentials.kind === "failed") {
+      return this.#objectLeft(schedule, object.objectURL, credentials.failure.message);
+    }
+    const remove = this.deps.deleteObject ?? deleteObject;
+    const deleted = await remove(location.value, {
+      credentials: credentials.credentials,
+      signal: AbortSignal.timeout(objectDeleteTimeoutMs),
+    });
+    if (!deleted.ok) {
+      if (isTransient(deleted.error.kind)) {
+        this.#log.warn("deleting a pruned backup's object failed", {
+          error: deleted.error.message,
+        });
+        return { kind: "failed" };
+      }
+      return this.#objectLeft(schedule, object.objectURL, deleted.error.message);
+    }
+    this.#log.info("pruned backup object deleted", { backup: step.name, object: object.objectURL });
+    return { kind: "done", note: ` and its object ${object.objectURL}` };
+  }
+
+  #objectLeft(
+    schedule: EtcdBackupScheduleObject,
+    objectURL: string,
+    why: string,
+  ): { readonly kind: "done"; readonly note: string } {
+    this.deps.events.record(
+      schedule,
+      "Warning",
+      "BackupObjectNotDeleted",
+      `could not delete ${objectURL} of a pruned backup, which stays in the bucket: ${why}`,
+    );
+    return { kind: "done", note: `; its object ${objectURL} could not be deleted and stays` };
   }
 
   #failed(what: string, error: K8sError): StepOutcome {
@@ -261,6 +366,16 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     if (result.ok) this.#lastStatus = text;
     else this.#log.warn("status update failed", { error: result.error.message });
   }
+}
+
+function backupView(backup: EtcdBackupObject): ScheduledBackupView {
+  return {
+    name: backup.metadata.name,
+    phase: backup.status?.phase,
+    creationTimestamp: backup.metadata.creationTimestamp ?? "",
+    terminating: Boolean(backup.metadata.deletionTimestamp),
+    objectURL: backup.status?.objectURL,
+  };
 }
 
 /** The EtcdBackup for one tick: the template's spec, controlled by the schedule. */

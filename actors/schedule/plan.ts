@@ -6,13 +6,17 @@
 // one per missed tick. A due tick while an earlier backup is still running is skipped, not
 // postponed. Ticks are in UTC.
 import { Cron } from "croner";
+import { backwardsRange, followsGrammar } from "./cron_rules.ts";
 import type { BackupPhase } from "../types.ts";
+import { planObjectPruning, type PrunedObject, type PrunePolicy } from "./prune.ts";
 
 export interface ScheduledBackupView {
   readonly name: string;
   readonly phase: BackupPhase | undefined;
   readonly creationTimestamp: string;
   readonly terminating: boolean;
+  /** status.objectURL: the object it writes or wrote, once it has started. */
+  readonly objectURL?: string;
 }
 
 export interface ScheduleObservation {
@@ -27,6 +31,10 @@ export interface ScheduleObservation {
   readonly lastTick: Date | undefined;
   /** The backups this schedule controls. */
   readonly backups: readonly ScheduledBackupView[];
+  /** spec.prunedBackupObjects: whether pruning a Completed backup also deletes its object. */
+  readonly prunedBackupObjects?: PrunePolicy;
+  /** Every other EtcdBackup in the namespace: an object one of them names is never deleted. */
+  readonly otherBackups?: readonly ScheduledBackupView[];
   readonly now: Date;
 }
 
@@ -37,6 +45,8 @@ export type ScheduleStep =
     readonly kind: "deleteBackup";
     readonly name: string;
     readonly phase: "Completed" | "Failed";
+    /** With prunedBackupObjects: Delete, what happens to its object (deleted first, if so). */
+    readonly object?: PrunedObject;
   };
 
 export type ScheduleState =
@@ -57,13 +67,15 @@ export function planSchedule(seen: ScheduleObservation): SchedulePlan {
   // Suspended means hands off: nothing is started and nothing is pruned.
   if (seen.suspend) return { state: { kind: "suspended" }, steps: [], nextTick: undefined };
   const cron = parseSchedule(seen.schedule);
-  const prune = pruneSteps(seen);
   if (!cron.ok) {
+    const prune = pruneSteps(seen, false);
     return { state: { kind: "invalid", message: cron.message }, steps: prune, nextTick: undefined };
   }
   const reference = laterOf(seen.lastTick, seen.createdAt);
   const tick = dueTick(cron.value, reference, seen.now);
   const nextTick = cron.value.nextRun(laterOf(reference, seen.now)) ?? undefined;
+  // A backup created in this pass has no object URL yet, and may write to a pruned one's key.
+  const prune = pruneSteps(seen, tick !== undefined);
   if (!tick) return { state: { kind: "active" }, steps: prune, nextTick };
   const running = runningBackups(seen.backups);
   const start: ScheduleStep = running.length > 0
@@ -76,17 +88,30 @@ export type ParsedSchedule =
   | { readonly ok: true; readonly value: Cron }
   | { readonly ok: false; readonly message: string };
 
-/** Five fields or an @-descriptor, in UTC; the CRD rejects most mistakes before they get here. */
+/**
+ * Five fields or an @-descriptor, in UTC. The grammar (cron_rules.ts) is the CRD's, so a schedule
+ * refused here was refused at apply time too, unless it was stored before that rule existed; what
+ * croner still refuses after it is reported as well, never silently left without ticks.
+ */
 export function parseSchedule(schedule: string): ParsedSchedule {
+  const refuse = (detail: string): ParsedSchedule => ({
+    ok: false,
+    message: `spec.schedule ${JSON.stringify(schedule)} is not a valid cron schedule ` +
+      `(${detail}); use five fields such as "0 */6 * * *" or a descriptor such as @hourly`,
+  });
+  if (!followsGrammar(schedule)) {
+    return refuse(
+      "minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-7 or " +
+        "SUN-SAT; a step /N follows * or a range and is at most 60, 24, 31, 12 and 7 in the " +
+        "five fields",
+    );
+  }
+  const backwards = backwardsRange(schedule);
+  if (backwards) return refuse(`the range ${backwards} runs backwards`);
   try {
     return { ok: true, value: new Cron(schedule.trim(), { timezone: "Etc/UTC", mode: "5-part" }) };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return {
-      ok: false,
-      message: `spec.schedule ${JSON.stringify(schedule)} is not a valid cron schedule ` +
-        `(${detail}); use five fields such as "0 */6 * * *" or a descriptor such as @hourly`,
-    };
+    return refuse(error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -110,11 +135,25 @@ function runningBackups(backups: readonly ScheduledBackupView[]): ScheduledBacku
     .sort(oldestFirst);
 }
 
-function pruneSteps(seen: ScheduleObservation): ScheduleStep[] {
-  return [
+function pruneSteps(seen: ScheduleObservation, creating: boolean): ScheduleStep[] {
+  const steps = [
     ...excess(seen.backups, "Completed", seen.successfulBackupsHistoryLimit),
     ...excess(seen.backups, "Failed", seen.failedBackupsHistoryLimit),
   ];
+  if (seen.prunedBackupObjects !== "Delete") return steps;
+  const objects = planObjectPruning({
+    backups: seen.backups,
+    otherBackups: seen.otherBackups ?? [],
+    pruned: steps.flatMap((step) => step.kind === "deleteBackup" ? [step.name] : []),
+    creating,
+  });
+  // A deferred backup stays until its object can be decided: deleting it would orphan the object.
+  return steps.flatMap((step): ScheduleStep[] => {
+    if (step.kind !== "deleteBackup") return [step];
+    const object = objects.get(step.name);
+    if (object?.kind === "defer") return [];
+    return [object ? { ...step, object } : step];
+  });
 }
 
 /** The oldest finished backups beyond `limit`, oldest first. */
@@ -128,7 +167,7 @@ function excess(
     .sort(oldestFirst);
   return finished
     .slice(0, Math.max(0, finished.length - Math.max(0, limit)))
-    .map((backup) => ({ kind: "deleteBackup", name: backup.name, phase }));
+    .map((backup): ScheduleStep => ({ kind: "deleteBackup", name: backup.name, phase }));
 }
 
 function oldestFirst(a: ScheduledBackupView, b: ScheduledBackupView): number {

@@ -4,6 +4,8 @@ import type { ScheduleState } from "./plan.ts";
 
 /** True while the schedule starts backups; False when suspended or its schedule is invalid. */
 export const scheduledCondition = "Scheduled";
+/** The Scheduled condition's reason (and the Warning Event's) for a schedule that cannot tick. */
+export const invalidScheduleReason = "InvalidSchedule";
 
 export interface ScheduleStatus {
   readonly lastScheduleTime?: string;
@@ -72,7 +74,7 @@ function describe(
         message: "spec.suspend is true: no backups are started and none are pruned",
       };
     case "invalid":
-      return { status: "False", reason: "InvalidSchedule", message: state.message };
+      return { status: "False", reason: invalidScheduleReason, message: state.message };
     case "active":
       return {
         status: "True",

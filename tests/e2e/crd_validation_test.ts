@@ -251,6 +251,44 @@ const rejectedAtCreation: readonly Rejection[] = [
     message: /not a valid cron schedule/,
   },
   {
+    name:
+      "an EtcdBackupSchedule whose cron range runs backwards (5-1), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "5-1 * * * *")],
+    field: "spec.schedule",
+    message: /schedule "5-1 \* \* \* \*" has a range that runs backwards/,
+  },
+  {
+    name: "an EtcdBackupSchedule whose day-of-week range 6-0 runs backwards is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "0 0 * * 6-0")],
+    field: "spec.schedule",
+    message: /has a range that runs backwards/,
+  },
+  {
+    name:
+      "an EtcdBackupSchedule stepping from a single value (0/15), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "0/15 * * * *")],
+    field: "spec.schedule",
+    message: /is not a valid cron schedule: .*never a single value such as 0\/15/,
+  },
+  {
+    name:
+      "an EtcdBackupSchedule with a step beyond its field (*/61), which croner refuses, is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.schedule", "*/61 * * * *")],
+    field: "spec.schedule",
+    message: /is not a valid cron schedule/,
+  },
+  {
+    name: "an EtcdBackupSchedule with an unknown prunedBackupObjects is rejected",
+    sample: "etcdbackupschedule",
+    edits: [set("spec.prunedBackupObjects", "Sometimes")],
+    field: "spec.prunedBackupObjects",
+    message: /Unsupported value: "Sometimes"/,
+  },
+  {
     name: "an EtcdBackupSchedule with a negative history limit is rejected",
     sample: "etcdbackupschedule",
     edits: [set("spec.successfulBackupsHistoryLimit", -1)],
@@ -353,7 +391,14 @@ Deno.test("an EtcdBackupSchedule gets history limits 3 and 1 and is not suspende
   assert.equal(spec.suspend, false);
 });
 
-const acceptedSchedules = ["@daily", "@midnight", "*/15 0-6,22-23 ? jan-mar MON-FRI", "0 3 * * 7"];
+const acceptedSchedules = [
+  "@daily",
+  "@midnight",
+  "*/15 0-6,22-23 ? jan-mar MON-FRI",
+  "0 3 * * 7",
+  "0 3 * * SAT-SUN",
+  "0-30/5 * * * *",
+];
 for (const schedule of acceptedSchedules) {
   Deno.test(`an EtcdBackupSchedule with the schedule "${schedule}" is accepted`, async () => {
     const manifest = edited(sample("etcdbackupschedule"), [set("spec.schedule", schedule)]);
@@ -384,6 +429,8 @@ Deno.test("kubectl explain describes EtcdCluster fields", async () => {
 interface ClusterUpdate {
   readonly name: string;
   readonly version?: string;
+  /** What the operator recorded as running (status.clusterVersion) before the patch. */
+  readonly clusterVersion?: string;
   readonly patch: Manifest;
   readonly rejected?: { readonly field: string; readonly message: RegExp };
 }
@@ -438,6 +485,44 @@ const clusterUpdates: readonly ClusterUpdate[] = [
     },
   },
   {
+    name:
+      "an EtcdCluster still running 3.4 cannot go on to 3.6.0 although its spec already says 3.5.21",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { version: "3.6.0" } },
+    rejected: {
+      field: "spec.version",
+      message: /spec\.version 3\.6\.0 skips a minor version: the cluster still runs 3\.4\.0/,
+    },
+  },
+  {
+    name: "an EtcdCluster whose members all run 3.5 can upgrade to 3.6.0",
+    version: "3.5.21",
+    clusterVersion: "3.5.0",
+    patch: { spec: { version: "3.6.0" } },
+  },
+  {
+    name: "an EtcdCluster still upgrading from 3.4 to 3.5 can change the 3.5 patch version",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { version: "3.5.22" } },
+  },
+  {
+    name: "an EtcdCluster whose spec already skips can still change its replicas",
+    version: "3.5.21",
+    clusterVersion: "3.4.0",
+    patch: { spec: { replicas: 5 } },
+  },
+  {
+    name: "an EtcdCluster cannot jump to a minor version of ten digits (3.4.23 to 3.1000000000.0)",
+    patch: { spec: { version: "3.1000000000.0" } },
+    rejected: {
+      field: "spec.version",
+      message:
+        /"3\.1000000000\.0" is not a semantic version X\.Y\.Z of numbers with at most 9 digits/,
+    },
+  },
+  {
     name: "an EtcdCluster cannot be changed to an invalid version",
     patch: { spec: { version: "latest" } },
     rejected: { field: "spec.version", message: /version "latest" is not a semantic version/ },
@@ -465,6 +550,18 @@ for (const update of clusterUpdates) {
       update.version ? [set("spec.version", update.version)] : [],
     );
     await create(namespace.name, cluster);
+    if (update.clusterVersion) {
+      await kubectlOk([
+        "patch",
+        "-n",
+        namespace.name,
+        "etcdcluster/my-cluster",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { clusterVersion: update.clusterVersion } }),
+      ]);
+    }
     const result = await dryRunPatch(namespace.name, "etcdcluster/my-cluster", update.patch);
     if (update.rejected) assertRejected(result, update.rejected.field, update.rejected.message);
     else assertAccepted(result);
@@ -592,11 +689,16 @@ Deno.test("an EtcdPeer with an unknown initialClusterState is rejected", async (
   );
 });
 
-Deno.test("an EtcdBackupSchedule's schedule, limits and suspension can be edited", async () => {
+Deno.test("an EtcdBackupSchedule's schedule, limits, suspension and object pruning can be edited", async () => {
   await using namespace = await temporaryNamespace("crd-schedule");
   await create(namespace.name, sample("etcdbackupschedule"));
   const result = await dryRunPatch(namespace.name, "etcdbackupschedule/etcdbackupschedule-sample", {
-    spec: { schedule: "@daily", successfulBackupsHistoryLimit: 10, suspend: true },
+    spec: {
+      schedule: "@daily",
+      successfulBackupsHistoryLimit: 10,
+      suspend: true,
+      prunedBackupObjects: "Delete",
+    },
   });
   assertAccepted(result);
 });

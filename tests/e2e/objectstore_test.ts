@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import {
+  deleteObject,
   downloadObject,
   type ObjectLocation,
   type ObjectResult,
@@ -171,6 +172,32 @@ for (const makeStore of [s3Store, gcsStore]) {
     assert.equal(bytes.byteLength, payloadBytes);
     assert.equal(sha256Of(bytes), sha256Of(payload));
   });
+
+  e2eTest(
+    `metadata given to a multipart upload to ${storeName} comes back with every download; a deleted object is gone`,
+    async () => {
+      const store = makeStore();
+      const payload = new Uint8Array(randomBytes(payloadBytes));
+      const location = store.location(freshKey("metadata"));
+      const metadata = { "etcd-backup-uid": crypto.randomUUID(), "etcd-backup": "ns/name" };
+      const uploaded = await uploadObject(location, chunked(payload).stream, {
+        ...store.options,
+        partSizeBytes,
+        metadata,
+        signal: AbortSignal.timeout(120_000),
+      });
+      assert.ok(uploaded.ok, uploaded.ok ? "" : uploaded.error.message);
+
+      const downloaded = await downloadObject(location, store.options);
+      assert.ok(downloaded.ok, downloaded.ok ? "" : downloaded.error.message);
+      assert.deepEqual(downloaded.value.metadata, metadata);
+      await downloaded.value.stream.cancel();
+
+      assert.deepEqual(await deleteObject(location, store.options), { ok: true, value: undefined });
+      assert.deepEqual(await deleteObject(location, store.options), { ok: true, value: undefined });
+      expectFailure(await downloadObject(location, store.options), "objectNotFound", /not found/);
+    },
+  );
 
   e2eTest(`downloading a missing object from ${storeName} fails as objectNotFound`, async () => {
     const store = makeStore();

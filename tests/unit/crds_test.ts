@@ -2,6 +2,10 @@
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import {
+  celRule as cronCelRule,
+  rangeRule as cronRangeRule,
+} from "../../actors/schedule/cron_rules.ts";
+import {
   celRule,
   maxObjectURLLength,
   objectURLRules,
@@ -333,6 +337,7 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       spec: [
         "backupTemplate",
         "failedBackupsHistoryLimit",
+        "prunedBackupObjects",
         "schedule",
         "successfulBackupsHistoryLimit",
         "suspend",
@@ -343,7 +348,8 @@ Deno.test("the field names are those of DESIGN.md §1", () => {
       spec: ["clusterTemplate", "credentialsSecretRef", "source"],
       "spec.source": ["objectURL"],
       "spec.clusterTemplate": ["clusterName", "spec"],
-      status: ["conditions", "phase"],
+      status: ["conditions", "phase", "snapshot"],
+      "status.snapshot": ["backupName", "backupUID", "sha256"],
     },
   };
   for (const [kind, paths] of Object.entries(expected)) {
@@ -523,6 +529,13 @@ Deno.test("every object URL field carries exactly the parser's rules (objectstor
       `${kind} ${path}: paste what tools/crd_url_rules.ts prints`,
     );
   }
+});
+
+Deno.test("the schedule carries exactly the planner's cron grammar (actors/schedule/cron_rules.ts) as CEL", () => {
+  const rules = (schemaAt("EtcdBackupSchedule", "spec.schedule") as Schema)[
+    "x-kubernetes-validations"
+  ] as { rule: string }[];
+  assert.deepEqual(rules.map((rule) => rule.rule), [cronCelRule, cronRangeRule]);
 });
 
 Deno.test("the object URL patterns fit in a CEL raw string", () => {

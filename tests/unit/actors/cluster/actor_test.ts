@@ -105,6 +105,19 @@ class World {
     });
   }
 
+  setVersion(version: string) {
+    const cluster = this.stores.clusters.get(key)!;
+    this.stores.clusters.apply("MODIFIED", {
+      ...cluster,
+      metadata: {
+        ...cluster.metadata,
+        generation: (cluster.metadata.generation ?? 1) + 1,
+        resourceVersion: String(++this.#version),
+      },
+      spec: { ...cluster.spec, version },
+    });
+  }
+
   readonly kube = {
     create: <T extends KubeObject>(resource: Resource, body: T): Promise<K8sResult<T>> => {
       const objectName = body.metadata.name!;
@@ -403,4 +416,28 @@ Deno.test("cluster actor: a member whose volume is lost is removed, its volume a
   const replaced = world.members.find((m) => m.name === "c-2")!;
   assert.notEqual(replaced.id, oldId);
   assert.ok(events.includes("MemberReplaced"), `MemberReplaced in ${events}`);
+});
+
+Deno.test("cluster actor: a version that skips a minor version is refused once, with a Warning, and no member is touched", async () => {
+  const world = new World(3);
+  const events: string[] = [];
+  await converge(world, events);
+  world.calls.length = 0;
+  events.length = 0;
+  world.setVersion("3.7.0"); // etcd reports cluster version 3.5.0
+  await converge(world, events);
+  await converge(world, events);
+  assert.deepEqual(world.calls, []);
+  assert.deepEqual(events, ["UpgradeRefused"]);
+  const progressing = world.stores.clusters.get(key)!.status?.conditions?.find((condition) =>
+    condition.type === "Progressing"
+  );
+  assert.equal(progressing?.reason, "UpgradeRefused");
+  assert.match(progressing?.message ?? "", /3\.7\.0 skips a minor version/);
+
+  // Set to the next minor version, the upgrade goes ahead (and a later skip is announced anew).
+  world.setVersion("3.6.0");
+  await converge(world, events);
+  const calls: readonly string[] = world.calls;
+  assert.ok(calls.includes("delete etcdpeers c-2"), calls.join("; "));
 });

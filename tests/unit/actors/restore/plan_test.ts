@@ -35,7 +35,7 @@ function target(version = "3.5.21", overrides: Partial<RestoreTarget> = {}): Res
       },
     },
     objectURL: "s3://backups/snap.db?endpoint=http://minio:9000&region=us-east-1",
-    sha256: undefined,
+    snapshot: undefined,
     credentialsSecret: undefined,
     etcdRepository: "quay.io/coreos/etcd",
     operatorImage: "etcd-operator.local/operator:dev",
@@ -254,9 +254,10 @@ Deno.test("the restore pod runs once, owned by the restore, with the cluster's a
   });
 });
 
-Deno.test("the download checks a recorded sha256 and takes credentials from the named Secret", () => {
+Deno.test("the download checks the writing backup's sha256 and uid and takes credentials from the named Secret", () => {
   const sha256 = "ab".repeat(32);
-  const fetch = podSpec("3.5.21", { sha256, credentialsSecret: "minio" }).initContainers[0];
+  const snapshot = { backupName: "nightly-1", backupUID: "backup-uid-1", sha256 };
+  const fetch = podSpec("3.5.21", { snapshot, credentialsSecret: "minio" }).initContainers[0];
   assert.equal(fetch.image, "etcd-operator.local/operator:dev");
   assert.deepEqual(fetch.command, [
     "/usr/local/bin/deno",
@@ -271,6 +272,8 @@ Deno.test("the download checks a recorded sha256 and takes credentials from the 
     "/restore/snapshot.db",
     "--sha256",
     sha256,
+    "--metadata",
+    "etcd-backup-uid=backup-uid-1",
   ]);
   assert.deepEqual(fetch.envFrom, [{ secretRef: { name: "minio" } }]);
   assert.equal(fetch.securityContext.runAsNonRoot, true);
@@ -280,6 +283,7 @@ Deno.test("without credentials or a recorded digest the download takes neither",
   const fetch = podSpec("3.5.21").initContainers[0];
   assert.equal(fetch.envFrom, undefined);
   assert.equal(fetch.command.includes("--sha256"), false);
+  assert.equal(fetch.command.includes("--metadata"), false);
 });
 
 Deno.test("the created cluster is the template, owned by nobody and marked with the restore", () => {

@@ -83,6 +83,7 @@ function harness(world: {
   schedule?: EtcdBackupScheduleObject;
   backups: EtcdBackupObject[];
   now: Date;
+  deleteObject?: ScheduleActorDeps["deleteObject"];
 }) {
   const requests: string[] = [];
   const events: string[] = [];
@@ -114,6 +115,12 @@ function harness(world: {
     },
     log: silent,
     now: () => world.now,
+    environment: () => undefined,
+    deleteObject: world.deleteObject &&
+      ((location, options) => {
+        requests.push(`delete object ${location.bucket}/${location.key}`);
+        return world.deleteObject!(location, options);
+      }),
   };
   const context: ActorContext<ScheduleMessage> = {
     kind: "EtcdBackupSchedule",
@@ -209,4 +216,143 @@ Deno.test("schedule actor: a deleted schedule does nothing and leaves no timer, 
   await run.reconcile();
   await run.behavior.terminate?.({ kind: "stopped" });
   assert.equal(run.timers.live, 0);
+});
+
+function withObject(backup: EtcdBackupObject, key: string): EtcdBackupObject {
+  return { ...backup, status: { ...backup.status, objectURL: `s3://b/${key}?region=us-east-1` } };
+}
+
+const objectDeleted = () => Promise.resolve({ ok: true as const, value: undefined });
+
+Deno.test("schedule actor: with prunedBackupObjects Delete the object goes first, then the backup", async () => {
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: objectDeleted,
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete object b/old.db",
+    "delete etcdbackups old",
+  ]);
+  assert.match(
+    run.events.join("\n"),
+    /deleted completed EtcdBackup old: .* and its object s3:\/\/b\/old\.db/,
+  );
+});
+
+Deno.test("schedule actor: by default a pruned backup's object is left alone", async () => {
+  const run = harness({
+    schedule: schedule(),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: objectDeleted,
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete etcdbackups old",
+  ]);
+});
+
+Deno.test("schedule actor: an unreachable store keeps the pruned backup for the next pass", async () => {
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: () =>
+      Promise.resolve({ ok: false as const, error: { kind: "unreachable", message: "timeout" } }),
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete object b/old.db",
+  ]);
+  assert.deepEqual(run.timers.delays, [5_000]);
+});
+
+Deno.test("schedule actor: a store that refuses the delete for good leaves the object, says so, and prunes the backup", async () => {
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: () =>
+      Promise.resolve({ ok: false as const, error: { kind: "accessDenied", message: "denied" } }),
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete object b/old.db",
+    "delete etcdbackups old",
+  ]);
+  assert.match(
+    run.events.join("\n"),
+    /Warning BackupObjectNotDeleted: could not delete s3:\/\/b\/old\.db/,
+  );
+});
+
+Deno.test("schedule actor: a schedule croner cannot run (stored before the CRD refused it) is reported once with a Warning", async () => {
+  const stored = { ...schedule({ schedule: "5-1 * * * *" }) };
+  stored.metadata = { ...stored.metadata, generation: 2 };
+  const run = harness({ schedule: stored, backups: [], now: new Date("2024-01-02T03:00:40Z") });
+  await run.reconcile();
+  await run.reconcile();
+  const warnings = run.events.filter((event) => event.startsWith("Warning InvalidSchedule"));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /the range 5-1 runs backwards/);
+  assert.match(run.requests.join("\n"), /"reason":"InvalidSchedule"/);
+
+  // A later incarnation finds it reported for this generation already.
+  const reported = {
+    ...stored,
+    status: {
+      conditions: [{
+        type: "Scheduled",
+        status: "False" as const,
+        reason: "InvalidSchedule",
+        message: "…",
+        lastTransitionTime: "2024-01-02T03:00:40Z",
+        observedGeneration: 2,
+      }],
+    },
+  };
+  const again = harness({ schedule: reported, backups: [], now: new Date("2024-01-02T03:01:40Z") });
+  await again.reconcile();
+  assert.deepEqual(again.events.filter((event) => event.includes("InvalidSchedule")), []);
+});
+
+Deno.test("schedule actor: an object another EtcdBackup in the namespace names is kept when its pruned writer goes", async () => {
+  const oneOff: EtcdBackupObject = {
+    metadata: { name: "one-off", namespace: "ns", uid: "uid-one-off" },
+    spec: schedule().spec.backupTemplate,
+    status: { phase: "Completed", objectURL: "s3://b/old.db?region=us-east-1" },
+  };
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+      oneOff,
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: objectDeleted,
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete etcdbackups old",
+  ]);
+  assert.match(
+    run.events.join("\n"),
+    /kept its object s3:\/\/b\/old\.db.*EtcdBackup one-off still names it/,
+  );
 });
