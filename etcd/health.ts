@@ -33,9 +33,23 @@ export async function observeCluster(
   options: ObserveOptions = {},
 ): Promise<ClusterObservation> {
   const clients = options.clients ?? oneOffClients(options);
+  // Two calls, not one: the member list is answered from each member's own view, the alarm list
+  // goes through raft. Without a quorum the second never answers; had they been asked together,
+  // that failure would send the member list on to another member, maybe one that cannot answer
+  // either (a learner that never started), and a lost quorum would look like no etcd at all.
   // attempt() also catches what the client constructor throws (no endpoints, mixed http/https).
-  const listed = await attempt(() => clients.cluster(endpoints, listMembersAndAlarms));
-  const [memberList, alarms] = listed.ok ? listed.value : [listed, listed];
+  let listed = await attempt(() => clients.cluster(endpoints, listMembers(true)));
+  if (!listed.ok || !listed.value.ok) {
+    // No member could answer linearizably: etcd 3.5 needs a quorum for that. A member's own view
+    // still shows who the members are, which is what a lost quorum is judged (and explained) by.
+    const local = await attempt(() => clients.cluster(endpoints, listMembers(false)));
+    if (local.ok && local.value.ok) listed = local;
+  }
+  const memberList = listed.ok ? listed.value : listed;
+  const alarmed = memberList.ok
+    ? await attempt(() => clients.cluster(endpoints, listAlarms))
+    : memberList;
+  const alarms = alarmed.ok ? alarmed.value : alarmed;
   const members = memberList.ok ? memberList.value.members : [];
   const probes = await Promise.all(
     members.map(async (member) => [member.ID, await probe(member, clients, options)] as const),
@@ -43,20 +57,24 @@ export async function observeCluster(
   return buildObservation({ memberList, alarms, probes: Object.fromEntries(probes) });
 }
 
-function listMembersAndAlarms(client: EtcdClient) {
-  return Promise.all([
-    // Linearizable, so a member that missed a membership change cannot hide it (etcd 3.4 ignores
-    // the flag and answers from its own view).
+/**
+ * Linearizable first, so a member that missed a membership change cannot hide it (etcd 3.4
+ * ignores the flag and answers from its own view).
+ */
+function listMembers(linearizable: boolean) {
+  return (client: EtcdClient) =>
     attempt(
-      () => client.etcd.cluster.memberList({ linearizable: true }, client.callOptions()),
+      () => client.etcd.cluster.memberList({ linearizable }, client.callOptions()),
       "memberList",
-    ),
-    attempt(() =>
-      client.etcd.maintenance.alarm(
-        { action: "Get", memberID: 0, alarm: "None" },
-        client.callOptions(),
-      ), "alarm"),
-  ]);
+    );
+}
+
+function listAlarms(client: EtcdClient) {
+  return attempt(() =>
+    client.etcd.maintenance.alarm(
+      { action: "Get", memberID: 0, alarm: "None" },
+      client.callOptions(),
+    ), "alarm");
 }
 
 async function probe(
