@@ -4,7 +4,7 @@ import { startManager } from "./actors/manager.ts";
 import { operatorMetrics } from "./actors/metrics.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { EventRecorder } from "./k8s/events.ts";
-import { contextNamespace, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { contextNamespace, createTransport, loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { LeaderElector } from "./k8s/lease.ts";
 import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
 import { Registry } from "./observability/metrics.ts";
@@ -14,6 +14,8 @@ import { runObjectCommand } from "./objectstore/cli.ts";
 import { observeOpenClients } from "./etcd/client.ts";
 import { observeEtcdCalls } from "./etcd/errors.ts";
 import { exitingFailpoint, parseFailpoints } from "./actors/failpoints.ts";
+import { isMemberAccessFlag, type MemberAccessFlag } from "./actors/member_access.ts";
+import { startMemberAccess } from "./actors/member_dialer.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -31,6 +33,10 @@ commands:
     --replace-unschedulable-after SECONDS
                              replace a member whose pod cannot be scheduled for this long
                              (default: 300; a member whose data is lost is replaced at once)
+    --member-access MODE     how members are dialled: auto (default; in a pod by DNS name,
+                             outside by pod IP if one answers a probe, else port-forward),
+                             direct (DNS name in a pod, pod IP outside) or port-forward
+                             (through the API server's pods/portforward, from anywhere)
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -47,6 +53,7 @@ interface RunFlags {
   readonly logLevel: string;
   readonly healthIntervalSeconds: number;
   readonly replaceAfterSeconds: number;
+  readonly memberAccess: MemberAccessFlag;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -63,6 +70,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "log-level": { type: "string", default: "info" },
       "health-interval": { type: "string", default: "15" },
       "replace-unschedulable-after": { type: "string", default: "300" },
+      "member-access": { type: "string", default: "auto" },
     },
     strict: true,
     allowPositionals: false,
@@ -81,7 +89,15 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "--replace-unschedulable-after",
       values["replace-unschedulable-after"],
     ),
+    memberAccess: memberAccessFlag(values["member-access"]),
   };
+}
+
+function memberAccessFlag(value: string): MemberAccessFlag {
+  if (!isMemberAccessFlag(value)) {
+    throw new Error(`--member-access ${value}: use auto, direct or port-forward`);
+  }
+  return value;
 }
 
 function positiveSeconds(flag: string, value: string): number {
@@ -91,10 +107,6 @@ function positiveSeconds(flag: string, value: string): number {
   }
   return seconds;
 }
-
-/** Inside a pod the members' DNS names resolve; outside, the operator dials pod IPs. */
-const endpointMode = () =>
-  Deno.env.get("KUBERNETES_SERVICE_HOST") ? "dns" as const : "podIP" as const;
 
 async function runOperator(args: readonly string[]): Promise<number> {
   const flags = parseRunFlags(args);
@@ -110,6 +122,15 @@ async function runOperator(args: readonly string[]): Promise<number> {
   observeOpenClients(metrics.etcdClients);
   // One client for everything (watches, writes, Events, the Lease), so every request is counted.
   const kube = await KubeClient.fromKubeConfig(kubeConfig, { observer: metrics.kubeRequest });
+  const memberAccess = await startMemberAccess({
+    flag: flags.memberAccess,
+    inCluster: Deno.env.get("KUBERNETES_SERVICE_HOST") !== undefined,
+    namespace: flags.namespace,
+    kube,
+    transport: () => createTransport(kubeConfig),
+    log,
+    onForwardCounts: metrics.portForwards,
+  });
   const stop = new AbortController();
   const { promise: stopped, resolve: exit } = Promise.withResolvers<number>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -118,14 +139,17 @@ async function runOperator(args: readonly string[]): Promise<number> {
 
   let manager: ReturnType<typeof startManager> | undefined;
   const startWork = () => {
-    log.info("starting", { namespace: flags.namespace ?? "(all)", endpoints: endpointMode() });
+    log.info("starting", {
+      namespace: flags.namespace ?? "(all)",
+      memberAccess: memberAccess.mode,
+    });
     manager = startManager({
       kube,
       events: eventSink(kube, log),
       log,
       hooks: metrics.hooks,
       namespace: flags.namespace,
-      endpointMode: endpointMode(),
+      memberAccess,
       etcdRepository: flags.etcdRepository,
       operatorImage: flags.operatorImage,
       onEscalate: (reason) => {
@@ -166,6 +190,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
   await elector?.stop();
   stop.abort();
   await server?.finished;
+  memberAccess.close();
   kube.close();
   log.info("stopped");
   return code;

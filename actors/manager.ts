@@ -11,7 +11,7 @@ import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
 import type { Failpoint } from "./failpoints.ts";
 import { clusterLabel, ownedSelector, peerLabel } from "./member.ts";
-import type { EndpointMode } from "./cluster/observe.ts";
+import type { MemberAccess } from "./member_dialer.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
 import {
   type EtcdRestoreObject,
@@ -45,7 +45,8 @@ export interface ManagerOptions {
   readonly log: Logger;
   readonly hooks: RuntimeHooks;
   readonly namespace: string | undefined;
-  readonly endpointMode: EndpointMode;
+  /** How members are dialled; forwards to pods that are gone are closed from the pods watch. */
+  readonly memberAccess: MemberAccess;
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */
@@ -183,6 +184,10 @@ export function startManager(options: ManagerOptions): Manager {
   ) {
     watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
   }
+  // A pod that is gone (or replaced under its name) takes its port-forward listener with it.
+  watchers.pods.addHandler((event) => {
+    if (event.type === "deleted") options.memberAccess.retain(stores.pods.list());
+  });
   routeBackups(supervisor, watchers, options);
   routeRestores(supervisor, watchers, options);
   const all = Object.values(watchers) as Watcher<KubeObject>[];
