@@ -4,7 +4,7 @@ import { startManager } from "./actors/manager.ts";
 import { operatorMetrics } from "./actors/metrics.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { EventRecorder } from "./k8s/events.ts";
-import { contextNamespace, createTransport, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { contextNamespace, loadKubeConfig, upgradeTransport } from "./k8s/kubeconfig.ts";
 import { LeaderElector } from "./k8s/lease.ts";
 import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
 import { Registry } from "./observability/metrics.ts";
@@ -127,7 +127,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
     inCluster: Deno.env.get("KUBERNETES_SERVICE_HOST") !== undefined,
     namespace: flags.namespace,
     kube,
-    transport: () => createTransport(kubeConfig),
+    transport: () => upgradeTransport(kubeConfig),
     log,
     onForwardCounts: metrics.portForwards,
   });

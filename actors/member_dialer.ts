@@ -113,8 +113,8 @@ export interface StartAccessOptions {
   /** The namespace the operator watches (undefined: all). */
   readonly namespace: string | undefined;
   readonly kube: Pick<KubeClient, "listPage">;
-  /** The API server's transport for the forwards' WebSockets (its own TLS client). */
-  readonly transport: () => Promise<ForwardTransport & { close(): void }>;
+  /** How the forwards' WebSockets reach the API server (read only if port-forwarding). */
+  readonly transport: () => Promise<ForwardTransport>;
   readonly log: Logger;
   readonly onForwardCounts?: (counts: ForwardCounts) => void;
 }
@@ -132,14 +132,7 @@ export async function startMemberAccess(options: StartAccessOptions): Promise<Me
     log: (level, message, fields) => options.log[level](message, fields),
     onCounts: options.onForwardCounts,
   });
-  const access = forwardedAccess(forwarder);
-  return {
-    ...access,
-    close: () => {
-      access.close();
-      transport.close();
-    },
-  };
+  return forwardedAccess(forwarder);
 }
 
 /** A few members' pods, else a few of any pods: one page each, never the whole cluster. */

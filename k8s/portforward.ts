@@ -6,12 +6,18 @@
 // message starts with a channel byte (0 data, 1 error), and the first message on each channel is
 // the port number (2 bytes, little endian). An etcd client holds one HTTP/2 connection, so a
 // member costs one listener and one WebSocket for as long as its client lives. Flow control is
-// HTTP/2's own, end to end through the bridge, so nothing here buffers more than its windows.
+// HTTP/2's own, end to end through the bridge; on top, the WebSocket is paused while writes to
+// the local socket are pending, so nothing here buffers more than a message or two.
+//
+// The WebSocket is the `ws` package over node:https (HTTP/1.1), not Deno's: with a custom TLS
+// client Deno's WebSocket offers HTTP/2, and the API server refuses the upgrade (kubeconfig.ts).
+// @ts-types="@types/ws"
+import WebSocket from "ws";
 
-/** How to reach the API server: its base URL, TLS client and auth headers (kubeconfig.ts). */
+/** How to reach the API server: its base URL, TLS material and auth headers (kubeconfig.ts). */
 export interface ForwardTransport {
   readonly server: string;
-  readonly httpClient?: Deno.HttpClient;
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   authHeaders(): Promise<Headers>;
 }
 
@@ -179,6 +185,7 @@ class Bridge {
   #writing: Promise<void> = Promise.resolve();
   /** A read on the local socket is pending (see close). */
   #reading = false;
+  #pendingWrites = 0;
   readonly #preambleSeen = [false, false];
 
   constructor(
@@ -198,27 +205,23 @@ class Bridge {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/` +
       `${encodeURIComponent(name)}/portforward?ports=${port}`;
     const url = `${this.transport.server.replace(/^http/, "ws")}${path}`;
-    const headers = await this.transport.authHeaders();
+    const headers = Object.fromEntries(await this.transport.authHeaders());
     if (this.#closed) return;
-    const socket = new WebSocket(url, {
-      protocols: [protocol],
-      headers,
-      ...(this.transport.httpClient ? { client: this.transport.httpClient } : {}),
-    });
-    socket.binaryType = "arraybuffer";
+    const socket = new WebSocket(url, [protocol], { ...this.transport.tls, headers });
     this.#socket = socket;
     this.#timer = setTimeout(
       () => this.#fail("the API server did not open the port-forward", "timeout"),
       this.options.connectTimeoutMs ?? defaultConnectTimeoutMs,
     );
-    socket.onopen = () => {
+    socket.on("open", () => {
       clearTimeout(this.#timer);
       void this.#pumpToPod(socket);
-    };
-    socket.onmessage = (event) => this.#fromPod(event.data);
-    socket.onerror = (event) =>
-      this.#fail("the port-forward failed", (event as ErrorEvent).message ?? "error");
-    socket.onclose = () => this.close();
+    });
+    socket.on("message", (data, isBinary) => {
+      if (isBinary && data instanceof Uint8Array) this.#fromPod(data, socket);
+    });
+    socket.on("error", (error) => this.#fail("the port-forward failed", error.message));
+    socket.on("close", () => this.close());
   }
 
   /** Local bytes go to the pod on the data channel until the local side closes. */
@@ -241,9 +244,8 @@ class Bridge {
     this.#closeConn();
   }
 
-  #fromPod(data: unknown): void {
-    if (this.#closed || !(data instanceof ArrayBuffer) || data.byteLength === 0) return;
-    const bytes = new Uint8Array(data);
+  #fromPod(bytes: Uint8Array, socket: WebSocket): void {
+    if (this.#closed || bytes.byteLength === 0) return;
     const channel = bytes[0];
     let payload = bytes.subarray(1);
     if (channel === dataChannel || channel === errorChannel) {
@@ -259,7 +261,14 @@ class Bridge {
     }
     if (channel !== dataChannel) return;
     const chunk = payload.slice();
-    this.#writing = this.#writing.then(() => this.#writeAll(chunk)).catch(() => this.close());
+    // Read no more from the API server until the local socket took this: backpressure.
+    if (++this.#pendingWrites === 1) socket.pause();
+    this.#writing = this.#writing.then(() => this.#writeAll(chunk)).then(
+      () => {
+        if (--this.#pendingWrites === 0 && !this.#closed) socket.resume();
+      },
+      () => this.close(),
+    );
   }
 
   async #writeAll(chunk: Uint8Array): Promise<void> {
@@ -293,9 +302,8 @@ class Bridge {
     else this.#closeConn();
     const socket = this.#socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
-      try {
-        socket.close();
-      } catch { /* closing */ }
+      // terminate, not close: no closing handshake to wait for, the TLS socket goes now.
+      socket.terminate();
     }
     this.onClosed();
   }
