@@ -135,15 +135,22 @@ export async function startMemberAccess(options: StartAccessOptions): Promise<Me
   return forwardedAccess(forwarder);
 }
 
-/** A few members' pods, else a few of any pods: one page each, never the whole cluster. */
+/**
+ * A few running members' pods, else any running pods where the operator watches, else anywhere it
+ * may list (a namespaced install may not): one small page each, never the whole cluster.
+ */
 async function podsToProbe(
   kube: Pick<KubeClient, "listPage">,
   namespace: string | undefined,
 ): Promise<readonly PodObject[]> {
-  for (const labelSelector of [ownedSelector, undefined]) {
+  const scopes = [
+    { namespace, labelSelector: ownedSelector },
+    { namespace, labelSelector: undefined },
+    ...(namespace === undefined ? [] : [{ namespace: undefined, labelSelector: undefined }]),
+  ];
+  for (const scope of scopes) {
     const page = await kube.listPage<PodObject>(resources.pods, {
-      namespace,
-      labelSelector,
+      ...scope,
       fieldSelector: "status.phase=Running",
       limit: 20,
     });

@@ -98,6 +98,11 @@ export class PortForwarder implements Disposable {
       if (forward.target.uid !== uid) continue;
       forward.close();
       this.#forwards.delete(key);
+      this.#options.log?.("debug", "port-forward closed", {
+        pod: `${forward.target.namespace}/${forward.target.name}`,
+        port: forward.target.port,
+        local: forward.port,
+      });
     }
     this.#report();
   }

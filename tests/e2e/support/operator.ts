@@ -41,10 +41,16 @@ function inspectFlag(): string[] {
  */
 export function startOperator(
   extraArgs: readonly string[] = [],
-  options: { readonly env?: Readonly<Record<string, string>> } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    /** A command that runs the operator, e.g. `ip netns exec NAME` (which execs, keeping the pid). */
+    readonly wrap?: readonly string[];
+  } = {},
 ): RunningOperator {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...wrapArgs] = [...(options.wrap ?? []), Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...wrapArgs,
       "run",
       "--allow-net",
       "--allow-read",
