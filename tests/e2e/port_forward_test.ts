@@ -3,7 +3,6 @@
 // every member is reached through the API server's port-forward. Create a one-member cluster,
 // scale it to three, upgrade it, back it up to MinIO, delete it: all of it must work from there.
 import assert from "node:assert/strict";
-import { parse } from "yaml";
 import {
   apply,
   e2e,
@@ -14,7 +13,7 @@ import {
   temporaryNamespace,
   waitForPodPhase,
 } from "./support/cluster.ts";
-import { isolatedNetwork } from "./support/netns.ts";
+import { grantPortForward, isolatedNetwork, reachableHosts } from "./support/netns.ts";
 import { startOperator } from "./support/operator.ts";
 
 interface ClusterStatus {
@@ -22,12 +21,6 @@ interface ClusterStatus {
   readonly readyReplicas?: number;
   readonly clusterVersion?: string;
   readonly members?: readonly unknown[];
-}
-
-interface Rule {
-  readonly apiGroups: readonly string[];
-  readonly resources: readonly string[];
-  readonly verbs: readonly string[];
 }
 
 const upgradeTo = "3.5.21";
@@ -47,64 +40,6 @@ async function peerVersions(namespace: string): Promise<string[]> {
     ["etcdpeers", "-n", namespace],
   );
   return (peers?.items ?? []).map((peer) => peer.status?.serverVersion ?? "?").sort();
-}
-
-/**
- * The repository's pods/portforward rule as a Role in the test's namespace, bound to the
- * operator's ServiceAccount: the shared local cluster's ClusterRole may predate the rule, and this
- * keeps the test on the rule config/rbac/role.yaml holds (drop it there and this test fails).
- */
-async function grantPortForward(namespace: string): Promise<void> {
-  const role = parse(
-    await Deno.readTextFile(new URL("../../config/rbac/role.yaml", import.meta.url)),
-  ) as { rules: Rule[] };
-  const binding = parse(
-    await Deno.readTextFile(new URL("../../config/rbac/role_binding.yaml", import.meta.url)),
-  ) as { subjects: unknown[] };
-  const rules = role.rules.filter((rule) => rule.resources.includes("pods/portforward"));
-  assert.equal(rules.length, 1, "config/rbac/role.yaml grants pods/portforward");
-  await apply(JSON.stringify({
-    apiVersion: "v1",
-    kind: "List",
-    items: [
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "Role",
-        metadata: { name: "etcd-operator-port-forward", namespace },
-        rules,
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: "etcd-operator-port-forward", namespace },
-        roleRef: {
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "Role",
-          name: "etcd-operator-port-forward",
-        },
-        subjects: binding.subjects,
-      },
-    ],
-  }));
-}
-
-/** The API server's and MinIO's addresses: all the isolated operator may reach. */
-async function reachableHosts(): Promise<string[]> {
-  const kubeconfig = parse(await Deno.readTextFile(e2e.operatorKubeconfig())) as {
-    clusters: { cluster: { server: string } }[];
-  };
-  const hosts = [
-    ...kubeconfig.clusters.map((entry) => new URL(entry.cluster.server).hostname),
-    new URL(e2e.s3().endpoint).hostname,
-  ];
-  for (const host of hosts) {
-    assert.match(
-      host,
-      /^\d+\.\d+\.\d+\.\d+$/,
-      "the API server and MinIO are named by IPv4 address",
-    );
-  }
-  return [...new Set(hosts)];
 }
 
 function logLines(logs: string): Record<string, unknown>[] {
@@ -143,7 +78,7 @@ Deno.test("running the operator where pod IPs do not route: create, scale, upgra
     },
   }));
   await waitForPodPhase(ns, "probe-target", ["Running"], 120);
-  await using network = await isolatedNetwork(await reachableHosts());
+  await using network = await isolatedNetwork(await reachableHosts({ objectStore: true }));
   // auto, not forced: the operator must find out by itself that pod IPs do not route.
   await using operator = startOperator(
     ["--namespace", ns, "--member-access", "auto", "--log-level", "debug"],
