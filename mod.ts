@@ -4,7 +4,7 @@ import { startManager } from "./actors/manager.ts";
 import { operatorMetrics } from "./actors/metrics.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { EventRecorder } from "./k8s/events.ts";
-import { contextNamespace, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { contextNamespace, loadKubeConfig, upgradeTransport } from "./k8s/kubeconfig.ts";
 import { LeaderElector } from "./k8s/lease.ts";
 import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
 import { Registry } from "./observability/metrics.ts";
@@ -14,6 +14,8 @@ import { runObjectCommand } from "./objectstore/cli.ts";
 import { observeOpenClients } from "./etcd/client.ts";
 import { observeEtcdCalls } from "./etcd/errors.ts";
 import { exitingFailpoint, parseFailpoints } from "./actors/failpoints.ts";
+import { isMemberAccessFlag, type MemberAccessFlag } from "./actors/member_access.ts";
+import { startMemberAccess } from "./actors/member_dialer.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -34,6 +36,10 @@ commands:
                              (default: 300; a member whose data is lost is replaced at once)
     --ignore-nodes           do not read Nodes (for installs granted nothing cluster-wide); a
                              member on a dead node is then replaced once its pod is unschedulable
+    --member-access MODE     how members are dialled: auto (default; in a pod by DNS name,
+                             outside by pod IP if one answers a probe, else port-forward),
+                             direct (DNS name in a pod, pod IP outside) or port-forward
+                             (through the API server's pods/portforward, from anywhere)
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -51,6 +57,7 @@ interface RunFlags {
   readonly healthIntervalSeconds: number;
   readonly replaceAfterSeconds: number;
   readonly ignoreNodes: boolean;
+  readonly memberAccess: MemberAccessFlag;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -68,6 +75,7 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "health-interval": { type: "string", default: "15" },
       "replace-unschedulable-after": { type: "string", default: "300" },
       "ignore-nodes": { type: "boolean", default: false },
+      "member-access": { type: "string", default: "auto" },
     },
     strict: true,
     allowPositionals: false,
@@ -87,7 +95,15 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       values["replace-unschedulable-after"],
     ),
     ignoreNodes: values["ignore-nodes"],
+    memberAccess: memberAccessFlag(values["member-access"]),
   };
+}
+
+function memberAccessFlag(value: string): MemberAccessFlag {
+  if (!isMemberAccessFlag(value)) {
+    throw new Error(`--member-access ${value}: use auto, direct or port-forward`);
+  }
+  return value;
 }
 
 function positiveSeconds(flag: string, value: string): number {
@@ -97,10 +113,6 @@ function positiveSeconds(flag: string, value: string): number {
   }
   return seconds;
 }
-
-/** Inside a pod the members' DNS names resolve; outside, the operator dials pod IPs. */
-const endpointMode = () =>
-  Deno.env.get("KUBERNETES_SERVICE_HOST") ? "dns" as const : "podIP" as const;
 
 async function runOperator(args: readonly string[]): Promise<number> {
   const flags = parseRunFlags(args);
@@ -116,6 +128,15 @@ async function runOperator(args: readonly string[]): Promise<number> {
   observeOpenClients(metrics.etcdClients);
   // One client for everything (watches, writes, Events, the Lease), so every request is counted.
   const kube = await KubeClient.fromKubeConfig(kubeConfig, { observer: metrics.kubeRequest });
+  const memberAccess = await startMemberAccess({
+    flag: flags.memberAccess,
+    inCluster: Deno.env.get("KUBERNETES_SERVICE_HOST") !== undefined,
+    namespace: flags.namespace,
+    kube,
+    transport: () => upgradeTransport(kubeConfig),
+    log,
+    onForwardCounts: metrics.portForwards,
+  });
   const stop = new AbortController();
   const { promise: stopped, resolve: exit } = Promise.withResolvers<number>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -124,14 +145,17 @@ async function runOperator(args: readonly string[]): Promise<number> {
 
   let manager: ReturnType<typeof startManager> | undefined;
   const startWork = () => {
-    log.info("starting", { namespace: flags.namespace ?? "(all)", endpoints: endpointMode() });
+    log.info("starting", {
+      namespace: flags.namespace ?? "(all)",
+      memberAccess: memberAccess.mode,
+    });
     manager = startManager({
       kube,
       events: eventSink(kube, log),
       log,
       hooks: metrics.hooks,
       namespace: flags.namespace,
-      endpointMode: endpointMode(),
+      memberAccess,
       etcdRepository: flags.etcdRepository,
       operatorImage: flags.operatorImage,
       onEscalate: (reason) => {
@@ -173,6 +197,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
   await elector?.stop();
   stop.abort();
   await server?.finished;
+  memberAccess.close();
   kube.close();
   log.info("stopped");
   return code;

@@ -11,7 +11,7 @@ import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
 import type { Failpoint } from "./failpoints.ts";
 import { clusterLabel, ownedSelector, peerLabel } from "./member.ts";
-import type { EndpointMode } from "./cluster/observe.ts";
+import type { MemberAccess } from "./member_dialer.ts";
 import { peerActor, type PeerMessage } from "./peer/actor.ts";
 import {
   type EtcdRestoreObject,
@@ -46,7 +46,8 @@ export interface ManagerOptions {
   readonly log: Logger;
   readonly hooks: RuntimeHooks;
   readonly namespace: string | undefined;
-  readonly endpointMode: EndpointMode;
+  /** How members are dialled; forwards to pods that are gone are closed from the pods watch. */
+  readonly memberAccess: MemberAccess;
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */
@@ -198,6 +199,10 @@ export function startManager(options: ManagerOptions): Manager {
     for (const pod of watchers.pods.store.list()) {
       if (pod.spec?.nodeName === node) byLabels({ type: event.type, object: pod });
     }
+  });
+  // A pod that is gone (or replaced under its name) takes its port-forward listener with it.
+  watchers.pods.addHandler((event) => {
+    if (event.type === "deleted") options.memberAccess.retain(stores.pods.list());
   });
   routeBackups(supervisor, watchers, options);
   routeRestores(supervisor, watchers, options);

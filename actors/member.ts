@@ -107,8 +107,6 @@ export function clientURL(clusterName: string, namespace: string, name: string):
   return clientURLOfHost(peerHost(clusterName, namespace, name));
 }
 
-export const podIPClientURL = (podIP: string) => `http://${podIP}:${clientPort}`;
-
 /**
  * The peer a member is: its etcd name, or for a learner that never started (no name yet) the
  * first label of its peer URL's host, when that is one of this cluster's peer names.

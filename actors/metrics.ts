@@ -14,6 +14,8 @@ export interface OperatorMetrics {
   etcdCall(method: string, outcome: string, seconds: number): void;
   /** How many etcd clients the operator holds open right now. */
   etcdClients(open: number): void;
+  /** Port-forward listeners and bridged connections open right now (member_dialer.ts). */
+  portForwards(counts: { readonly listeners: number; readonly connections: number }): void;
 }
 
 /** API-server calls: from a cached header (ms) to a large list or a slow admission webhook. */
@@ -133,7 +135,9 @@ function stepMetrics(registry: Registry): Pick<OperatorMetrics, "step"> {
   };
 }
 
-function etcdMetrics(registry: Registry): Pick<OperatorMetrics, "etcdCall" | "etcdClients"> {
+function etcdMetrics(
+  registry: Registry,
+): Pick<OperatorMetrics, "etcdCall" | "etcdClients" | "portForwards"> {
   const calls = registry.counter(
     "etcd_operator_etcd_requests_total",
     "Calls to etcd members by method and outcome.",
@@ -148,11 +152,25 @@ function etcdMetrics(registry: Registry): Pick<OperatorMetrics, "etcdCall" | "et
     "etcd clients held open; it follows the number of clusters, or something leaks.",
   );
   open.set({}, 0);
+  const listeners = registry.gauge(
+    "etcd_operator_port_forward_listeners",
+    "Loopback listeners forwarding to members' pods; at most one per running member.",
+  );
+  const bridged = registry.gauge(
+    "etcd_operator_port_forward_connections",
+    "Connections bridged to members through the API server; they follow the etcd clients.",
+  );
+  listeners.set({}, 0);
+  bridged.set({}, 0);
   return {
     etcdCall: (method, outcome, seconds) => {
       calls.inc({ method, outcome });
       durations.observe({ method }, seconds);
     },
     etcdClients: (count) => open.set({}, count),
+    portForwards: (counts) => {
+      listeners.set({}, counts.listeners);
+      bridged.set({}, counts.connections);
+    },
   };
 }

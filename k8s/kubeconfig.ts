@@ -80,6 +80,20 @@ function pem(material: unknown): string | undefined {
  */
 async function createHttpClient(kubeConfig: KubeConfig): Promise<Deno.HttpClient> {
   const cluster = kubeConfig.getCurrentCluster();
+  const { caCert, cert, key } = await tlsMaterial(kubeConfig);
+  const proxy = cluster?.proxyUrl ? { url: cluster.proxyUrl } : undefined;
+  return Deno.createHttpClient({
+    ...(caCert ? { caCerts: [caCert] } : {}),
+    ...(proxy ? { proxy } : {}),
+    ...(cert && key ? { cert, key } : {}),
+  });
+}
+
+/** The kubeconfig's CA and client certificate as PEM; settings we cannot honour are refused. */
+async function tlsMaterial(
+  kubeConfig: KubeConfig,
+): Promise<{ caCert?: string; cert?: string; key?: string }> {
+  const cluster = kubeConfig.getCurrentCluster();
   const tlsOptions: RequestOptions = {};
   await kubeConfig.applyToHTTPSOptions(tlsOptions);
   if (cluster?.server.startsWith("https:") && cluster.skipTLSVerify) {
@@ -87,15 +101,7 @@ async function createHttpClient(kubeConfig: KubeConfig): Promise<Deno.HttpClient
   }
   if (cluster?.tlsServerName) throw new Error("tls-server-name is not supported under Deno");
   if (tlsOptions.pfx) throw new Error("PKCS#12 client certificates are not supported: use PEM");
-  const caCert = pem(tlsOptions.ca);
-  const cert = pem(tlsOptions.cert);
-  const key = pem(tlsOptions.key);
-  const proxy = cluster?.proxyUrl ? { url: cluster.proxyUrl } : undefined;
-  return Deno.createHttpClient({
-    ...(caCert ? { caCerts: [caCert] } : {}),
-    ...(proxy ? { proxy } : {}),
-    ...(cert && key ? { cert, key } : {}),
-  });
+  return { caCert: pem(tlsOptions.ca), cert: pem(tlsOptions.cert), key: pem(tlsOptions.key) };
 }
 
 /**
@@ -129,4 +135,25 @@ export async function createTransport(kubeConfig: KubeConfig): Promise<Transport
   };
   const close = () => httpClient.close();
   return { server, httpClient, authHeaders, close, [Symbol.dispose]: close };
+}
+
+/**
+ * What a WebSocket upgrade to the API server needs (k8s/portforward.ts): the same CA, client
+ * certificate and auth headers as `createTransport`, in the form node:https takes. Deno's own
+ * WebSocket cannot be used there: with a custom TLS client it offers HTTP/2, and the API server
+ * then refuses the upgrade. A proxy in the kubeconfig is refused rather than bypassed.
+ */
+export async function upgradeTransport(kubeConfig: KubeConfig): Promise<{
+  readonly server: string;
+  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  authHeaders(): Promise<Headers>;
+}> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster?.proxyUrl) throw new Error("port-forwarding through a proxy-url is not supported");
+  const { caCert, cert, key } = await tlsMaterial(kubeConfig);
+  return {
+    server: cluster?.server.replace(/\/+$/, "") ?? "",
+    tls: { ca: caCert, cert, key },
+    authHeaders: () => authHeadersOf(kubeConfig),
+  };
 }

@@ -9,7 +9,7 @@ import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import { describeCredentials } from "../../objectstore/mod.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { EndpointMode } from "../cluster/observe.ts";
+import type { MemberAccess } from "../member_dialer.ts";
 import type {
   BackupPhase,
   EtcdBackupObject,
@@ -40,7 +40,7 @@ export interface BackupActorDeps {
   readonly kube: Pick<KubeClient, "get" | "mergePatch">;
   readonly stores: BackupStores;
   readonly events: EventSink;
-  readonly endpointMode: EndpointMode;
+  readonly memberAccess: MemberAccess;
   readonly log: Logger;
   /** Where credentials without a Secret come from; the process environment by default. */
   readonly environment?: (name: string) => string | undefined;
@@ -165,7 +165,7 @@ class BackupBehavior implements Behavior<BackupMessage> {
     const prepared = await prepareBackup(backup, {
       kube: this.deps.kube,
       pods: this.deps.stores.pods.list(),
-      endpointMode: this.deps.endpointMode,
+      memberAccess: this.deps.memberAccess,
       environment: this.deps.environment,
     });
     if (prepared.kind === "retry") {

@@ -1,12 +1,15 @@
 // Where the operator dials a backup's spec.source.clusterURL: as written in the cluster, or, from
-// outside it, the pod IP behind a member's (or the cluster's) service DNS name. Pure.
-import type { EndpointMode } from "../cluster/observe.ts";
+// outside it, the pod behind a member's (or the cluster's) service DNS name, by its IP or through
+// a port-forward. Pure.
 import type { PodObject } from "../types.ts";
 import { clusterLabel, peerLabel } from "../member.ts";
+import { type EndpointMode, type PodRef, podRoute } from "../member_access.ts";
 
 export type SnapshotEndpoint =
   /** Dial this URL: `clusterURL` itself, or with a pod IP in place of its host. */
   | { readonly kind: "dial"; readonly url: string }
+  /** Reach `port` of this pod through the API server's port-forward. */
+  | { readonly kind: "forward"; readonly pod: PodRef; readonly port: number }
   /** The URL names a member or cluster of ours, but no running pod backs it. */
   | { readonly kind: "noPod"; readonly message: string };
 
@@ -17,8 +20,8 @@ interface NamedTarget {
 }
 
 /**
- * Inside the cluster `clusterURL` resolves as it is. Outside (`podIP` mode) a `.svc` name does
- * not, so `<peer>.<cluster>[.<ns>[.svc[.<domain>]]]` becomes that member's pod IP and
+ * Inside the cluster `clusterURL` resolves as it is. Outside (`podIP` and `portForward` modes) a
+ * `.svc` name does not, so `<peer>.<cluster>[.<ns>[.svc[.<domain>]]]` becomes that member's pod IP and
  * `<cluster>[-client][.<ns>[.svc[.<domain>]]]` (its services) the IP of its first running member,
  * as the cluster actor reaches members. Other `.svc` names are reported, never looked up; anything
  * else (an IP, another host) is dialled as given.
@@ -50,7 +53,10 @@ export function snapshotEndpoint(
         message: `no running pod with an IP for ${what} in namespace ${target.namespace}`,
       };
     }
-    return { kind: "dial", url: withHost(url, pod.status?.podIP ?? "") };
+    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    const route = podRoute(mode, pod, url, port);
+    if (!route) continue;
+    return route.kind === "url" ? { kind: "dial", url: route.url } : route;
   }
   // Outside the cluster the host's resolver knows no cluster names; asking it would only send the
   // query off the machine, so an unmapped one is reported instead.
@@ -106,10 +112,4 @@ function candidatesFor(target: NamedTarget, pods: readonly PodObject[]): PodObje
       (target.peerName === undefined || pod.metadata.labels?.[peerLabel] === target.peerName)
     )
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name, "en", { numeric: true }));
-}
-
-function withHost(url: URL, ip: string): string {
-  const mapped = new URL(url.href);
-  mapped.hostname = ip.includes(":") ? `[${ip}]` : ip;
-  return mapped.href.replace(/\/$/, "");
 }

@@ -11,7 +11,7 @@ import {
   type ObjectMetadata,
   parseObjectURL,
 } from "../../objectstore/mod.ts";
-import type { EndpointMode } from "../cluster/observe.ts";
+import type { MemberAccess } from "../member_dialer.ts";
 import type { EtcdBackupObject, PodObject, SecretObject } from "../types.ts";
 import { snapshotEndpoint } from "./endpoint.ts";
 import {
@@ -30,7 +30,7 @@ export interface PreparedBackup {
   readonly objectURL: string;
   readonly credentials: CredentialsSource;
   readonly clusterURL: string;
-  /** Where to dial etcd: `clusterURL`, or a pod IP standing in for its service name. */
+  /** Where to dial etcd: `clusterURL`, or a pod IP or port-forward standing in for its name. */
   readonly endpoint: string;
   /** Stored with the object: which EtcdBackup wrote it (see `writerMetadata`). */
   readonly metadata: ObjectMetadata;
@@ -63,7 +63,7 @@ export type Preparation =
 export interface PrepareDeps {
   readonly kube: Pick<KubeClient, "get">;
   readonly pods: readonly PodObject[];
-  readonly endpointMode: EndpointMode;
+  readonly memberAccess: MemberAccess;
   readonly environment?: (name: string) => string | undefined;
 }
 
@@ -89,7 +89,12 @@ export async function prepareBackup(
     return { kind: "failed", failure: credentials.failure, objectURL };
   }
   const clusterURL = spec.source.clusterURL;
-  const endpoint = snapshotEndpoint(deps.endpointMode, clusterURL, metadata.namespace, deps.pods);
+  const endpoint = snapshotEndpoint(
+    deps.memberAccess.mode,
+    clusterURL,
+    metadata.namespace,
+    deps.pods,
+  );
   if (endpoint.kind === "noPod") {
     return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
   }
@@ -100,7 +105,9 @@ export async function prepareBackup(
       objectURL,
       credentials: credentials.credentials,
       clusterURL,
-      endpoint: endpoint.url,
+      endpoint: endpoint.kind === "dial"
+        ? endpoint.url
+        : deps.memberAccess.urlOf({ kind: "forward", pod: endpoint.pod, port: endpoint.port }),
       metadata: writerMetadata(backup),
     },
   };

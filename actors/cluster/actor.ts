@@ -25,7 +25,8 @@ import { nodeState, podsToForceDelete } from "../node_health.ts";
 import { formatQuorumRecovery } from "./quorum.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
-import { clusterObservation, type EndpointMode, memberClientEndpoint } from "./observe.ts";
+import { clusterObservation } from "./observe.ts";
+import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
 import { etcdContainerName } from "../peer/resources.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
 import { type ClusterStatus, clusterStatus, type Condition, evenReplicasAdvice } from "./status.ts";
@@ -55,7 +56,8 @@ export interface ClusterActorDeps {
   readonly etcdAccess?: () => EtcdAccess;
   readonly stores: ClusterStores;
   readonly events: EventSink;
-  readonly endpointMode: EndpointMode;
+  /** How members are dialled: DNS names, pod IPs or port-forwards (member_access.ts decides). */
+  readonly memberAccess: MemberAccess;
   readonly log: Logger;
   /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
   readonly ready: Promise<boolean>;
@@ -163,7 +165,7 @@ function memberAddresses(
   cluster: EtcdClusterObject,
   peers: readonly EtcdPeerObject[],
   pods: readonly PodObject[],
-  mode: EndpointMode,
+  access: MemberAccess,
 ) {
   const { namespace, name } = cluster.metadata;
   const running = new Map<string, PodObject>();
@@ -172,7 +174,9 @@ function memberAddresses(
     if (peerName && !pod.metadata.deletionTimestamp && etcdRunning(pod)) running.set(peerName, pod);
   }
   const endpointOf = (peerName: string) =>
-    running.has(peerName) ? memberClientEndpoint(mode, namespace, name, peerName, pods) : undefined;
+    running.has(peerName)
+      ? memberClientEndpoint(access, namespace, name, peerName, pods)
+      : undefined;
   const incarnations = new Map<string, string>();
   for (const peer of peers) {
     const endpoint = endpointOf(peer.metadata.name);
@@ -213,7 +217,7 @@ async function reconcile(
     cluster,
     peers,
     pods,
-    deps.endpointMode,
+    deps.memberAccess,
   );
   state.etcd.retain(incarnations);
   const memberEndpoint = (member: Member) => {

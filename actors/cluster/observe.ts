@@ -1,14 +1,7 @@
 // Turns the Kubernetes objects and etcd's answers the cluster actor gathered into its planner's input. Pure.
 import type { ClusterObservation as EtcdObservation } from "../../etcd/observation.ts";
 import { type ClusterObservation, type EtcdView, type PeerView } from "./plan.ts";
-import {
-  clientURL,
-  ordinalOf,
-  peerLabel,
-  podIPClientURL,
-  volumeAnnotation,
-  volumeState,
-} from "../member.ts";
+import { ordinalOf, peerLabel, volumeAnnotation, volumeState } from "../member.ts";
 import {
   approveQuorumRecoveryAnnotation,
   type ContainerState,
@@ -239,25 +232,4 @@ export function knownMembersOf(cluster: EtcdClusterObject): string[] {
   return members.flatMap((member) =>
     typeof member?.name === "string" && member.name !== "" ? [member.name] : []
   );
-}
-
-/**
- * How the operator reaches a member's client port: by its stable DNS name inside the cluster,
- * by its pod's IP from outside (`deno task dev` on a node that routes pod IPs).
- */
-export type EndpointMode = "dns" | "podIP";
-
-export function memberClientEndpoint(
-  mode: EndpointMode,
-  namespace: string,
-  clusterName: string,
-  peerName: string,
-  pods: readonly PodObject[],
-): string | undefined {
-  if (mode === "dns") return clientURL(clusterName, namespace, peerName);
-  const pod = pods.find((candidate) =>
-    candidate.metadata.labels?.[peerLabel] === peerName &&
-    !candidate.metadata.deletionTimestamp && candidate.status?.podIP
-  );
-  return pod?.status?.podIP ? podIPClientURL(pod.status.podIP) : undefined;
 }

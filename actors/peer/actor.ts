@@ -12,7 +12,7 @@ import type {
   PodObject,
   ReplicaSetObject,
 } from "../types.ts";
-import { type EndpointMode, memberClientEndpoint } from "../cluster/observe.ts";
+import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
 import { persistentVolumeClaim, replicaSet } from "./resources.ts";
 import { peerLabel, volumeAnnotation, volumeState } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
@@ -30,7 +30,7 @@ export interface PeerActorDeps {
   readonly kube: KubeClient;
   readonly stores: PeerStores;
   readonly events: EventSink;
-  readonly endpointMode: EndpointMode;
+  readonly memberAccess: MemberAccess;
   readonly etcdRepository: string;
   readonly log: Logger;
   /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
@@ -175,7 +175,7 @@ async function readServerVersion(
     pod.metadata.namespace === peer.metadata.namespace
   );
   const endpoint = memberClientEndpoint(
-    deps.endpointMode,
+    deps.memberAccess,
     peer.metadata.namespace,
     peer.spec.clusterName,
     peer.metadata.name,

@@ -67,10 +67,12 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, create, delete]
-# Reaching members from outside the cluster (`deno task dev`).
+# Reaching members through the API server where pod IPs do not route (--member-access). The
+# port-forward is a WebSocket upgrade, a GET: authorized as `get`, and by newer API servers
+# as `create` too.
 - apiGroups: [""]
   resources: [pods/portforward]
-  verbs: [create]
+  verbs: [get, create]
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get, list, watch, create, delete]

@@ -41,23 +41,31 @@ function inspectFlag(): string[] {
  */
 export function startOperator(
   extraArgs: readonly string[] = [],
-  options: { readonly env?: Readonly<Record<string, string>> } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    /** A command that runs the operator, e.g. `ip netns exec NAME` (which execs, keeping the pid). */
+    readonly wrap?: readonly string[];
+    /** What starts the operator instead of `deno run … mod.ts` (the air-gapped launcher). */
+    readonly launch?: readonly string[];
+    /** Only `env` and KUBECONFIG, nothing inherited: no cache or proxy of this machine leaks in. */
+    readonly clearEnv?: boolean;
+  } = {},
 ): RunningOperator {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      ...inspectFlag(),
-      modTs,
-      "run",
-      "--metrics-addr",
-      "0",
-      ...extraArgs,
-    ],
+  const launch = options.launch ?? [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys",
+    ...inspectFlag(),
+    modTs,
+  ];
+  const [program, ...args] = [...(options.wrap ?? []), ...launch];
+  const child = new Deno.Command(program, {
+    args: [...args, "run", "--metrics-addr", "0", ...extraArgs],
+    clearEnv: options.clearEnv,
     env: { KUBECONFIG: e2e.operatorKubeconfig(), ...options.env },
     stdin: "null",
     stdout: "piped",

@@ -151,7 +151,7 @@ async function sourceDigest(source: AppSource): Promise<string> {
   return `sources ${await sha256Hex(lines.join("\n"))}`;
 }
 
-async function copySource(source: AppSource, appDir: string): Promise<void> {
+export async function copySource(source: AppSource, appDir: string): Promise<void> {
   for (const file of source.files) {
     await Deno.mkdir(dirname(join(appDir, file)), { recursive: true });
     await Deno.copyFile(join(source.root, file), join(appDir, file));
@@ -162,7 +162,7 @@ async function copySource(source: AppSource, appDir: string): Promise<void> {
  * Downloads every module mod.ts imports into `denoDir`, run from the staged /app so deno.json
  * (import map) and the lockfile it writes are the ones the container sees.
  */
-async function cacheDependencies(appDir: string, denoDir: string): Promise<void> {
+export async function cacheDependencies(appDir: string, denoDir: string): Promise<void> {
   const output = await new Deno.Command(bin.deno(), {
     args: ["install", "--entrypoint", "mod.ts"],
     cwd: appDir,

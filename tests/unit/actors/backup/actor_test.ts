@@ -10,6 +10,7 @@ import type { TransferOutcome } from "../../../../actors/backup/transfer.ts";
 import type { ActorContext, Behavior } from "../../../../actors/runtime/mod.ts";
 import { systemClock } from "../../../../actors/runtime/mod.ts";
 import type { EtcdBackupObject, EtcdBackupStatus } from "../../../../actors/types.ts";
+import { directAccess } from "../../../../actors/member_dialer.ts";
 import type { K8sResult } from "../../../../k8s/errors.ts";
 import type { ObjectTarget, Resource } from "../../../../k8s/resources.ts";
 import type { StoreReader } from "../../../../k8s/store.ts";
@@ -96,7 +97,7 @@ function harness(
     events: {
       record: (_object, type, reason, message) => void events.push(`${type} ${reason}: ${message}`),
     },
-    endpointMode: "podIP",
+    memberAccess: directAccess("podIP"),
     log: silent,
     environment: () => undefined,
     runTransfer: (prepared, signal) => {

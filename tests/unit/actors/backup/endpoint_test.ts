@@ -124,3 +124,27 @@ Deno.test("snapshot endpoint inside the cluster: the URL is dialled as written",
     { kind: "dial", url: "http://my-cluster-0.my-cluster:2379" },
   );
 });
+
+Deno.test("snapshot endpoint through port-forward: a member's name becomes that pod's port, by uid", () => {
+  assert.deepEqual(
+    snapshotEndpoint("portForward", "http://my-cluster-1.my-cluster.ns.svc:2379", "ns", pods),
+    {
+      kind: "forward",
+      pod: { namespace: "ns", name: "my-cluster-1", uid: "uid-ns-my-cluster-1" },
+      port: 2379,
+    },
+  );
+});
+
+Deno.test("snapshot endpoint through port-forward: the client service forwards to its first running member", () => {
+  const endpoint = snapshotEndpoint("portForward", "http://my-cluster-client:2379", "ns", pods);
+  assert.equal(endpoint.kind, "forward");
+  assert.equal(endpoint.kind === "forward" && endpoint.pod.name, "my-cluster-0");
+});
+
+Deno.test("snapshot endpoint through port-forward: an address that is not ours is dialled as given", () => {
+  assert.deepEqual(
+    snapshotEndpoint("portForward", "http://192.0.2.7:2379", "ns", pods),
+    { kind: "dial", url: "http://192.0.2.7:2379" },
+  );
+});

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { prepareBackup } from "../../../../actors/backup/prepare.ts";
 import type { EtcdBackupObject } from "../../../../actors/types.ts";
+import { directAccess } from "../../../../actors/member_dialer.ts";
 
 function backupNamed(name: string, objectURLTemplate: string): EtcdBackupObject {
   return {
@@ -24,7 +25,7 @@ function backupNamed(name: string, objectURLTemplate: string): EtcdBackupObject 
 const deps = {
   kube: { get: () => Promise.reject(new Error("no Secret is read without credentialsSecretRef")) },
   pods: [],
-  endpointMode: "dns" as const,
+  memberAccess: directAccess("dns"),
   environment: (name: string) => ({ AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key" })[name],
 };
 

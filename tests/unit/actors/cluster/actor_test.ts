@@ -7,6 +7,7 @@ import type { Change, EtcdAccess } from "../../../../actors/cluster/etcd_access.
 import type { ActorContext } from "../../../../actors/runtime/actor.ts";
 import { systemClock } from "../../../../actors/runtime/clock.ts";
 import { memberPeerName, peerSelectorLabels } from "../../../../actors/member.ts";
+import { directAccess } from "../../../../actors/member_dialer.ts";
 import type {
   EtcdClusterObject,
   EtcdPeerObject,
@@ -303,7 +304,7 @@ async function converge(world: World, events: string[], maxPasses = 40): Promise
     etcdAccess: () => world.etcd,
     stores: world.stores,
     events: { record: (_object, _type, reason) => void events.push(reason) },
-    endpointMode: "podIP",
+    memberAccess: directAccess("podIP"),
     log: createLogger("error", {}, () => {}),
     ready: Promise.resolve(true),
   });
