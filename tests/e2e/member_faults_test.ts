@@ -4,7 +4,6 @@
 // The operator is killed (a failpoint: it exits at once, as SIGKILL would leave it) right after
 // every step of a replacement, and each time a fresh one carries on from what it finds.
 import assert from "node:assert/strict";
-import { failpointExitCode } from "../../actors/failpoints.ts";
 import {
   apply,
   eventually,
@@ -13,7 +12,7 @@ import {
   sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
-import { startOperator } from "./support/operator.ts";
+import { killedAt, startOperator } from "./support/operator.ts";
 import {
   clusterName,
   type ClusterStatus,
@@ -66,25 +65,6 @@ async function createCluster(namespace: string): Promise<ClusterStatus> {
   const status = await waitHealthy(namespace, 3);
   void operator;
   return status;
-}
-
-/** Runs one operator per point, each armed to exit right there; fails if one never gets there. */
-async function killedAt(namespace: string, points: readonly string[]): Promise<void> {
-  for (const point of points) {
-    const operator = startOperator(["--namespace", namespace], {
-      env: { ETCD_OPERATOR_FAILPOINTS: point },
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const code = await Promise.race([
-      operator.exited,
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), 180_000)),
-    ]);
-    clearTimeout(timer);
-    await operator.stop();
-    if (code !== failpointExitCode) {
-      assert.fail(`the operator did not stop at ${point} (${code}):\n${operator.logs()}`);
-    }
-  }
 }
 
 const idOf = (status: ClusterStatus, name: string) =>

@@ -11,7 +11,7 @@ import {
   sampleClusterIn,
   temporaryNamespace,
 } from "./support/cluster.ts";
-import { startOperator } from "./support/operator.ts";
+import { killedAt, startOperator } from "./support/operator.ts";
 import { clusterName, clusterStatus, condition, healthy, waitHealthy } from "./support/health.ts";
 import { clientServiceIP, startWriter, storedKeys, writeOnce } from "./support/writer.ts";
 
@@ -108,7 +108,9 @@ Deno.test("quorum lost with the default Manual policy: explained, untouched unti
   console.log(`manual: ${message}`);
   assert.equal(condition(waiting!, "Available")?.reason, "QuorumLost");
   assert.match(message, new RegExp(`${clusterName}-0: answers, raft index \\d+`));
-  assert.match(message, new RegExp(`${clusterName}-1: down \\(`));
+  // The first member to go may already have been replaced (removed, re-added as a learner that
+  // cannot start without a quorum) before the second went: at least one voter is down.
+  assert.match(message, new RegExp(`${clusterName}-[12]: down \\(`));
   // Nothing happens without the approval.
   await new Promise((resolve) => setTimeout(resolve, 10_000));
   assert.ok(!(await eventReasons(namespace.name)).includes("QuorumRecoveryStarted"));
@@ -162,4 +164,40 @@ Deno.test("quorum lost with quorumLossRecovery Automatic: recovered by itself on
   );
   void operator;
   void kubectl;
+});
+
+Deno.test("a quorum recovery resumes after the operator is killed after every one of its steps", async () => {
+  await using namespace = await temporaryNamespace("quorumkilled");
+  const flags = ["--replace-unschedulable-after", String(graceSeconds)];
+  {
+    await using operator = startOperator(["--namespace", namespace.name, ...flags]);
+    await apply(
+      sampleClusterIn(namespace.name).replace(
+        /\nspec:\n/,
+        "\nspec:\n  quorumLossRecovery: Automatic\n",
+      ),
+    );
+    await waitHealthy(namespace.name, 3);
+    void operator;
+  }
+  const serviceIP = await clientServiceIP(namespace.name, clusterName);
+  const keys = await writeSome(serviceIP);
+  const faultAt = Date.now();
+  await loseTwoVolumes(namespace.name);
+  await killedAt(namespace.name, [
+    "after:startQuorumRecovery",
+    "after:restartPeer", // the survivor goes, to come back alone
+    "after:createPeers", // … with --force-new-cluster
+    "after:advanceQuorumRecovery",
+    "after:restartPeer", // the survivor goes again, to come back without the flag
+    "after:createPeers",
+    "after:finishQuorumRecovery",
+  ], flags);
+  await using operator = startOperator(["--namespace", namespace.name, ...flags]);
+  const { writable, full } = await recovered(namespace.name, serviceIP, keys, faultAt);
+  console.log(
+    `killed after every step: ${keys.length} keys kept; writable ${writable.toFixed(1)} s and ` +
+      `3 healthy members ${full.toFixed(1)} s after the fault`,
+  );
+  void operator;
 });

@@ -1,4 +1,5 @@
 // Runs the operator from the working tree as the operator's own identity, for the tests that need it.
+import { failpointExitCode } from "../../../actors/failpoints.ts";
 import { terminate } from "./child.ts";
 import { fileURLToPath } from "node:url";
 import { e2e } from "./cluster.ts";
@@ -94,4 +95,30 @@ export function startOperator(
   };
   const exited = child.status.then((status) => status.code);
   return { logs: () => output, stop, kill, exited, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * Runs one operator per point, each armed to exit right there (a failpoint: as SIGKILL would leave
+ * it); fails if one never gets there. `args` are the operator's flags beyond `--namespace`.
+ */
+export async function killedAt(
+  namespace: string,
+  points: readonly string[],
+  args: readonly string[] = [],
+): Promise<void> {
+  for (const point of points) {
+    const operator = startOperator(["--namespace", namespace, ...args], {
+      env: { ETCD_OPERATOR_FAILPOINTS: point },
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      operator.exited,
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), 180_000)),
+    ]);
+    clearTimeout(timer);
+    await operator.stop();
+    if (code !== failpointExitCode) {
+      throw new Error(`the operator did not stop at ${point} (${code}):\n${operator.logs()}`);
+    }
+  }
 }
