@@ -14,6 +14,7 @@ import { runObjectCommand } from "./objectstore/cli.ts";
 import { observeOpenClients } from "./etcd/client.ts";
 import { observeEtcdCalls } from "./etcd/errors.ts";
 import { exitingFailpoint, parseFailpoints } from "./actors/failpoints.ts";
+import type { TenancySettings } from "./actors/tenancy.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -34,6 +35,16 @@ commands:
                              (default: 300; a member whose data is lost is replaced at once)
     --ignore-nodes           do not read Nodes (for installs granted nothing cluster-wide); a
                              member on a dead node is then replaced once its pod is unschedulable
+    --allow-external-backup-sources
+                             let an EtcdBackup read any etcd URL (an IP, an outside host), not
+                             only a member of an EtcdCluster in its own namespace: for installs
+                             whose tenants all trust each other (docs/tenancy.md)
+    --allow-ambient-credentials
+                             let an object without credentialsSecretRef use the operator's own
+                             object-store credentials, for AWS's and Google's own endpoints only
+    --ambient-credentials-endpoint URL
+                             (repeatable; needs --allow-ambient-credentials) also send the
+                             operator's own credentials to this endpoint, as objects write it
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -51,6 +62,7 @@ interface RunFlags {
   readonly healthIntervalSeconds: number;
   readonly replaceAfterSeconds: number;
   readonly ignoreNodes: boolean;
+  readonly tenancy: TenancySettings;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -68,6 +80,9 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "health-interval": { type: "string", default: "15" },
       "replace-unschedulable-after": { type: "string", default: "300" },
       "ignore-nodes": { type: "boolean", default: false },
+      "allow-external-backup-sources": { type: "boolean", default: false },
+      "allow-ambient-credentials": { type: "boolean", default: false },
+      "ambient-credentials-endpoint": { type: "string", multiple: true, default: [] },
     },
     strict: true,
     allowPositionals: false,
@@ -87,7 +102,31 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       values["replace-unschedulable-after"],
     ),
     ignoreNodes: values["ignore-nodes"],
+    tenancy: tenancySettings(
+      values["allow-external-backup-sources"],
+      values["allow-ambient-credentials"],
+      values["ambient-credentials-endpoint"],
+    ),
   };
+}
+
+function tenancySettings(
+  allowExternalBackupSources: boolean,
+  allowAmbientCredentials: boolean,
+  ambientCredentialsEndpoints: readonly string[],
+): TenancySettings {
+  if (ambientCredentialsEndpoints.length > 0 && !allowAmbientCredentials) {
+    throw new Error("--ambient-credentials-endpoint needs --allow-ambient-credentials");
+  }
+  for (const endpoint of ambientCredentialsEndpoints) {
+    if (!/^https?:\/\/[^/?#@]+(\/[^?#]*)?$/.test(endpoint) || endpoint.endsWith("/")) {
+      throw new Error(
+        `--ambient-credentials-endpoint ${endpoint}: write it as object URLs do, ` +
+          `http(s)://host[:port][/path] without a trailing slash`,
+      );
+    }
+  }
+  return { allowExternalBackupSources, allowAmbientCredentials, ambientCredentialsEndpoints };
 }
 
 function positiveSeconds(flag: string, value: string): number {
@@ -124,7 +163,11 @@ async function runOperator(args: readonly string[]): Promise<number> {
 
   let manager: ReturnType<typeof startManager> | undefined;
   const startWork = () => {
-    log.info("starting", { namespace: flags.namespace ?? "(all)", endpoints: endpointMode() });
+    log.info("starting", {
+      namespace: flags.namespace ?? "(all)",
+      endpoints: endpointMode(),
+      ...flags.tenancy,
+    });
     manager = startManager({
       kube,
       events: eventSink(kube, log),
@@ -132,6 +175,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
       hooks: metrics.hooks,
       namespace: flags.namespace,
       endpointMode: endpointMode(),
+      tenancy: flags.tenancy,
       etcdRepository: flags.etcdRepository,
       operatorImage: flags.operatorImage,
       onEscalate: (reason) => {

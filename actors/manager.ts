@@ -27,6 +27,7 @@ import {
   type Supervisor,
 } from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
+import type { TenancySettings } from "./tenancy.ts";
 import {
   type EtcdBackupObject,
   type EtcdBackupScheduleObject,
@@ -47,6 +48,8 @@ export interface ManagerOptions {
   readonly hooks: RuntimeHooks;
   readonly namespace: string | undefined;
   readonly endpointMode: EndpointMode;
+  /** What tenants' objects may reach beyond their namespace (actors/tenancy.ts); strict. */
+  readonly tenancy?: TenancySettings;
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */

@@ -110,7 +110,7 @@ export interface ContainerState {
 
 export interface PodObject extends KubeObject {
   readonly metadata: StoredMeta;
-  readonly spec?: { readonly nodeName?: string };
+  readonly spec?: { readonly nodeName?: string; readonly hostNetwork?: boolean };
   readonly status?: {
     readonly podIP?: string;
     readonly phase?: string;

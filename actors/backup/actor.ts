@@ -9,7 +9,7 @@ import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import { describeCredentials } from "../../objectstore/mod.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { EndpointMode } from "../cluster/observe.ts";
+import type { TenancySettings } from "../tenancy.ts";
 import type {
   BackupPhase,
   EtcdBackupObject,
@@ -40,9 +40,10 @@ export interface BackupActorDeps {
   readonly kube: Pick<KubeClient, "get" | "mergePatch">;
   readonly stores: BackupStores;
   readonly events: EventSink;
-  readonly endpointMode: EndpointMode;
   readonly log: Logger;
-  /** Where credentials without a Secret come from; the process environment by default. */
+  /** What the administrator allowed beyond the namespace rules (actors/tenancy.ts); strict. */
+  readonly tenancy?: TenancySettings;
+  /** Where the operator's own credentials come from, where allowed; the process environment. */
   readonly environment?: (name: string) => string | undefined;
   readonly transfer?: TransferOptions;
   /** The byte mover; tests replace it. */
@@ -165,8 +166,8 @@ class BackupBehavior implements Behavior<BackupMessage> {
     const prepared = await prepareBackup(backup, {
       kube: this.deps.kube,
       pods: this.deps.stores.pods.list(),
-      endpointMode: this.deps.endpointMode,
       environment: this.deps.environment,
+      tenancy: this.deps.tenancy,
     });
     if (prepared.kind === "retry") {
       return this.#retryLater("reading the credentials Secret", { message: prepared.message });

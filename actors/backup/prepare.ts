@@ -11,13 +11,14 @@ import {
   type ObjectMetadata,
   parseObjectURL,
 } from "../../objectstore/mod.ts";
-import type { EndpointMode } from "../cluster/observe.ts";
 import type { EtcdBackupObject, PodObject, SecretObject } from "../types.ts";
+import { judgeCredentials, strictTenancy, type TenancySettings } from "../tenancy.ts";
 import { snapshotEndpoint } from "./endpoint.ts";
 import {
   type BackupFailure,
   credentialsFailure,
   noPodFailure,
+  refusedFailure,
   secretFailure,
   templateFailure,
   urlFailure,
@@ -63,8 +64,9 @@ export type Preparation =
 export interface PrepareDeps {
   readonly kube: Pick<KubeClient, "get">;
   readonly pods: readonly PodObject[];
-  readonly endpointMode: EndpointMode;
   readonly environment?: (name: string) => string | undefined;
+  /** What the administrator allowed beyond the namespace rules; strict by default. */
+  readonly tenancy?: TenancySettings;
 }
 
 export async function prepareBackup(
@@ -83,15 +85,20 @@ export async function prepareBackup(
   if (!parsed.ok) return { kind: "failed", failure: urlFailure(parsed.error) };
   const location = parsed.value;
   const objectURL = formatObjectURL(location);
+  // The source first: a backup refused for its source reads no Secret either.
+  const clusterURL = spec.source.clusterURL;
+  const tenancy = deps.tenancy ?? strictTenancy;
+  const endpoint = snapshotEndpoint(clusterURL, metadata.namespace, deps.pods, tenancy);
+  if (endpoint.kind === "refused") {
+    return { kind: "failed", failure: refusedFailure(endpoint), objectURL };
+  }
+  if (endpoint.kind === "noPod") {
+    return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
+  }
   const credentials = await readCredentials(backup, location, deps);
   if (credentials.kind === "retry") return credentials;
   if (credentials.kind === "failed") {
     return { kind: "failed", failure: credentials.failure, objectURL };
-  }
-  const clusterURL = spec.source.clusterURL;
-  const endpoint = snapshotEndpoint(deps.endpointMode, clusterURL, metadata.namespace, deps.pods);
-  if (endpoint.kind === "noPod") {
-    return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
   }
   return {
     kind: "ready",
@@ -112,34 +119,50 @@ export type CredentialsRead =
   | { readonly kind: "retry"; readonly message: string };
 
 /**
- * spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment.
- * Also what a schedule deletes a pruned backup's object with: the credentials that wrote it.
+ * spec.credentialsSecretRef with one GET in the backup's own namespace (the operator may not list
+ * Secrets); without one, no credentials or the operator's own, as actors/tenancy.ts allows. Also
+ * what a schedule deletes a pruned backup's object with: the credentials that wrote it.
  */
 export async function readCredentials(
   backup: EtcdBackupObject,
   location: ObjectLocation,
-  deps: Pick<PrepareDeps, "kube" | "environment">,
+  deps: Pick<PrepareDeps, "kube" | "environment" | "tenancy">,
 ): Promise<CredentialsRead> {
-  const reference = backup.spec.credentialsSecretRef;
-  if (!reference) {
+  const namespace = backup.metadata.namespace;
+  const judged = judgeCredentials(
+    location,
+    backup.spec.credentialsSecretRef?.name,
+    namespace,
+    deps.tenancy ?? strictTenancy,
+  );
+  if (judged.kind === "refused") return { kind: "failed", failure: refusedFailure(judged) };
+  if (judged.kind === "anonymous") {
+    return { kind: "ready", credentials: anonymousCredentials(location) };
+  }
+  if (judged.kind === "ambient") {
     const fromEnvironment = credentialsFromEnvironment(location, deps.environment);
     return fromEnvironment.ok ? { kind: "ready", credentials: fromEnvironment.value } : {
       kind: "failed",
       failure: credentialsFailure(fromEnvironment.error, "the operator's environment"),
     };
   }
-  const namespace = backup.metadata.namespace;
   const secret = await deps.kube.get<SecretObject>(resources.secrets, {
     namespace,
-    name: reference.name,
+    name: judged.name,
   });
   if (!secret.ok) {
     if (secret.error.kind === "transient") return { kind: "retry", message: secret.error.message };
-    return { kind: "failed", failure: secretFailure(secret.error, namespace, reference.name) };
+    return { kind: "failed", failure: secretFailure(secret.error, namespace, judged.name) };
   }
   const fromSecret = credentialsFromSecret(location, decodeSecretData(secret.value.data ?? {}));
   return fromSecret.ok ? { kind: "ready", credentials: fromSecret.value } : {
     kind: "failed",
-    failure: credentialsFailure(fromSecret.error, `Secret ${namespace}/${reference.name}`),
+    failure: credentialsFailure(fromSecret.error, `Secret ${namespace}/${judged.name}`),
   };
+}
+
+/** No credentials at all: only for a gs:// custom endpoint, which the library then does not sign. */
+function anonymousCredentials(location: ObjectLocation): CredentialsSource {
+  if (location.kind !== "gs") throw new Error("anonymous access is only decided for gs:// URLs");
+  return { kind: "gcs", anonymous: true };
 }
