@@ -85,12 +85,22 @@ export async function prepareBackup(
   if (!parsed.ok) return { kind: "failed", failure: urlFailure(parsed.error) };
   const location = parsed.value;
   const objectURL = formatObjectURL(location);
-  // The source first: a backup refused for its source reads no Secret either.
+  // The rules first: a refused backup reads no Secret and dials nothing.
   const clusterURL = spec.source.clusterURL;
   const tenancy = deps.tenancy ?? strictTenancy;
   const endpoint = snapshotEndpoint(clusterURL, metadata.namespace, deps.pods, tenancy);
   if (endpoint.kind === "refused") {
     return { kind: "failed", failure: refusedFailure(endpoint), objectURL };
+  }
+  // Decided from the spec alone, so a refusal does not wait for (or hide behind) a missing pod.
+  const allowed = judgeCredentials(
+    location,
+    spec.credentialsSecretRef?.name,
+    metadata.namespace,
+    tenancy,
+  );
+  if (allowed.kind === "refused") {
+    return { kind: "failed", failure: refusedFailure(allowed), objectURL };
   }
   if (endpoint.kind === "noPod") {
     return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
