@@ -16,6 +16,7 @@ import { observeEtcdCalls } from "./etcd/errors.ts";
 import { exitingFailpoint, parseFailpoints } from "./actors/failpoints.ts";
 import { isMemberAccessFlag, type MemberAccessFlag } from "./actors/member_access.ts";
 import { startMemberAccess } from "./actors/member_dialer.ts";
+import type { TenancySettings } from "./actors/tenancy.ts";
 
 const usage = `usage: etcd-operator <command> [options]
 
@@ -40,6 +41,16 @@ commands:
                              outside by pod IP if one answers a probe, else port-forward),
                              direct (DNS name in a pod, pod IP outside) or port-forward
                              (through the API server's pods/portforward, from anywhere)
+    --allow-external-backup-sources
+                             let an EtcdBackup read any etcd URL (an IP, an outside host), not
+                             only a member of an EtcdCluster in its own namespace: for installs
+                             whose tenants all trust each other (docs/tenancy.md)
+    --allow-ambient-credentials
+                             let an object without credentialsSecretRef use the operator's own
+                             object-store credentials, for AWS's and Google's own endpoints only
+    --ambient-credentials-endpoint URL
+                             (repeatable; needs --allow-ambient-credentials) also send the
+                             operator's own credentials to this endpoint, as objects write it
   object put <url> [--file PATH]
   object get <url> [--file PATH] [--sha256 HEX]
                            copy a file to or from s3:// or gs:// (restore pods use it)
@@ -58,6 +69,7 @@ interface RunFlags {
   readonly replaceAfterSeconds: number;
   readonly ignoreNodes: boolean;
   readonly memberAccess: MemberAccessFlag;
+  readonly tenancy: TenancySettings;
 }
 
 function parseRunFlags(args: readonly string[]): RunFlags {
@@ -76,6 +88,9 @@ function parseRunFlags(args: readonly string[]): RunFlags {
       "replace-unschedulable-after": { type: "string", default: "300" },
       "ignore-nodes": { type: "boolean", default: false },
       "member-access": { type: "string", default: "auto" },
+      "allow-external-backup-sources": { type: "boolean", default: false },
+      "allow-ambient-credentials": { type: "boolean", default: false },
+      "ambient-credentials-endpoint": { type: "string", multiple: true, default: [] },
     },
     strict: true,
     allowPositionals: false,
@@ -96,6 +111,11 @@ function parseRunFlags(args: readonly string[]): RunFlags {
     ),
     ignoreNodes: values["ignore-nodes"],
     memberAccess: memberAccessFlag(values["member-access"]),
+    tenancy: tenancySettings(
+      values["allow-external-backup-sources"],
+      values["allow-ambient-credentials"],
+      values["ambient-credentials-endpoint"],
+    ),
   };
 }
 
@@ -104,6 +124,25 @@ function memberAccessFlag(value: string): MemberAccessFlag {
     throw new Error(`--member-access ${value}: use auto, direct or port-forward`);
   }
   return value;
+}
+
+function tenancySettings(
+  allowExternalBackupSources: boolean,
+  allowAmbientCredentials: boolean,
+  ambientCredentialsEndpoints: readonly string[],
+): TenancySettings {
+  if (ambientCredentialsEndpoints.length > 0 && !allowAmbientCredentials) {
+    throw new Error("--ambient-credentials-endpoint needs --allow-ambient-credentials");
+  }
+  for (const endpoint of ambientCredentialsEndpoints) {
+    if (!/^https?:\/\/[^/?#@]+(\/[^?#]*)?$/.test(endpoint) || endpoint.endsWith("/")) {
+      throw new Error(
+        `--ambient-credentials-endpoint ${endpoint}: write it as object URLs do, ` +
+          `http(s)://host[:port][/path] without a trailing slash`,
+      );
+    }
+  }
+  return { allowExternalBackupSources, allowAmbientCredentials, ambientCredentialsEndpoints };
 }
 
 function positiveSeconds(flag: string, value: string): number {
@@ -148,6 +187,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
     log.info("starting", {
       namespace: flags.namespace ?? "(all)",
       memberAccess: memberAccess.mode,
+      ...flags.tenancy,
     });
     manager = startManager({
       kube,
@@ -156,6 +196,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
       hooks: metrics.hooks,
       namespace: flags.namespace,
       memberAccess,
+      tenancy: flags.tenancy,
       etcdRepository: flags.etcdRepository,
       operatorImage: flags.operatorImage,
       onEscalate: (reason) => {

@@ -27,6 +27,7 @@ import {
   type Supervisor,
 } from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
+import type { TenancySettings } from "./tenancy.ts";
 import {
   type EtcdBackupObject,
   type EtcdBackupScheduleObject,
@@ -48,6 +49,8 @@ export interface ManagerOptions {
   readonly namespace: string | undefined;
   /** How members are dialled; forwards to pods that are gone are closed from the pods watch. */
   readonly memberAccess: MemberAccess;
+  /** What tenants' objects may reach beyond their namespace (actors/tenancy.ts); strict. */
+  readonly tenancy?: TenancySettings;
   readonly etcdRepository: string;
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */

@@ -13,6 +13,11 @@ export interface GcsCredentials {
   readonly kind: "gcs";
   /** A service-account (or other google-auth) JSON key; absent means application defaults. */
   readonly serviceAccountJson?: string;
+  /**
+   * Send no credentials at all, not even application defaults: for a custom endpoint (an
+   * emulator) that an object named, which must never receive the operator's own token.
+   */
+  readonly anonymous?: true;
 }
 
 export type ObjectCredentials = S3Credentials | GcsCredentials;
@@ -72,6 +77,7 @@ export function decodeSecretData(data: Readonly<Record<string, string>>): Secret
 export function describeCredentials(credentials: CredentialsSource): string {
   if (credentials === undefined) return "credentials from the environment";
   if (credentials.kind === "gcs") {
+    if (credentials.anonymous) return "no credentials (anonymous)";
     return credentials.serviceAccountJson === undefined
       ? "GCS application default credentials"
       : `GCS credentials for ${gcsAccountName(credentials.serviceAccountJson)}`;

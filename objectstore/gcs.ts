@@ -173,6 +173,22 @@ function openFile(
   location: GcsLocation,
   credentials: GcsCredentials | undefined,
 ): ObjectResult<File> {
+  if (credentials?.anonymous) {
+    // Only a custom endpoint is left unsigned by the library; anywhere else it would fall back
+    // to application default credentials, which anonymous access must never use.
+    if (location.endpoint === undefined) {
+      return {
+        ok: false,
+        error: describe("invalidCredentials", location, "anonymous access needs an endpoint"),
+      };
+    }
+    const storage = new Storage({
+      apiEndpoint: location.endpoint,
+      useAuthWithCustomEndpoint: false,
+      timeout: requestTimeoutMs,
+    });
+    return success(storage.bucket(location.bucket).file(location.key));
+  }
   const json = credentials?.serviceAccountJson;
   let parsed: NonNullable<StorageOptions["credentials"]> | undefined;
   try {

@@ -10,6 +10,7 @@ import type { StoreReader } from "../../k8s/store.ts";
 import { describeCredentials } from "../../objectstore/mod.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { MemberAccess } from "../member_dialer.ts";
+import type { TenancySettings } from "../tenancy.ts";
 import type {
   BackupPhase,
   EtcdBackupObject,
@@ -42,7 +43,9 @@ export interface BackupActorDeps {
   readonly events: EventSink;
   readonly memberAccess: MemberAccess;
   readonly log: Logger;
-  /** Where credentials without a Secret come from; the process environment by default. */
+  /** What the administrator allowed beyond the namespace rules (actors/tenancy.ts); strict. */
+  readonly tenancy?: TenancySettings;
+  /** Where the operator's own credentials come from, where allowed; the process environment. */
   readonly environment?: (name: string) => string | undefined;
   readonly transfer?: TransferOptions;
   /** The byte mover; tests replace it. */
@@ -167,6 +170,7 @@ class BackupBehavior implements Behavior<BackupMessage> {
       pods: this.deps.stores.pods.list(),
       memberAccess: this.deps.memberAccess,
       environment: this.deps.environment,
+      tenancy: this.deps.tenancy,
     });
     if (prepared.kind === "retry") {
       return this.#retryLater("reading the credentials Secret", { message: prepared.message });

@@ -1,115 +1,82 @@
-// Where the operator dials a backup's spec.source.clusterURL: as written in the cluster, or, from
-// outside it, the pod behind a member's (or the cluster's) service DNS name, by its IP or through
-// a port-forward. Pure.
+// Where the operator dials a backup's spec.source.clusterURL: a running member pod in the backup's
+// own namespace, by its IP or through a port-forward, or (only when the administrator allowed
+// external sources) the URL. Pure.
 import type { PodObject } from "../types.ts";
 import { clusterLabel, peerLabel } from "../member.ts";
 import { type EndpointMode, type PodRef, podRoute } from "../member_access.ts";
+import {
+  judgeBackupSource,
+  type SourceReading,
+  type TenancyRefusal,
+  type TenancySettings,
+} from "../tenancy.ts";
 
 export type SnapshotEndpoint =
-  /** Dial this URL: `clusterURL` itself, or with a pod IP in place of its host. */
+  /** Dial this URL: a member pod's IP in place of the host, or an allowed external URL. */
   | { readonly kind: "dial"; readonly url: string }
   /** Reach `port` of this pod through the API server's port-forward. */
   | { readonly kind: "forward"; readonly pod: PodRef; readonly port: number }
-  /** The URL names a member or cluster of ours, but no running pod backs it. */
-  | { readonly kind: "noPod"; readonly message: string };
-
-interface NamedTarget {
-  readonly namespace: string;
-  readonly clusterName: string;
-  readonly peerName?: string;
-}
+  /** The URL names a member or cluster of this namespace, but no running pod backs it. */
+  | { readonly kind: "noPod"; readonly message: string }
+  /** Outside the backup's namespace (actors/tenancy.ts): nothing is dialled. */
+  | TenancyRefusal;
 
 /**
- * Inside the cluster `clusterURL` resolves as it is. Outside (`podIP` and `portForward` modes) a
- * `.svc` name does not, so `<peer>.<cluster>[.<ns>[.svc[.<domain>]]]` becomes that member's pod IP and
- * `<cluster>[-client][.<ns>[.svc[.<domain>]]]` (its services) the IP of its first running member,
- * as the cluster actor reaches members. Other `.svc` names are reported, never looked up; anything
- * else (an IP, another host) is dialled as given.
+ * In-cluster or not, a name of ours is dialled as the IP of a pod seen in the backup's namespace
+ * with that cluster's (and member's) labels, never by asking DNS: a Service, ExternalName or
+ * Endpoints that a tenant made could point a name anywhere. Pods on the host network are not
+ * members (the operator never makes them) and their IP is a node's, so they are never dialled.
  */
 export function snapshotEndpoint(
   mode: EndpointMode,
   clusterURL: string,
   backupNamespace: string,
   pods: readonly PodObject[],
+  settings: TenancySettings,
 ): SnapshotEndpoint {
-  if (mode === "dns") return { kind: "dial", url: clusterURL };
-  let url: URL;
-  try {
-    url = new URL(clusterURL);
-  } catch {
-    return { kind: "dial", url: clusterURL };
-  }
-  const running = pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status?.podIP);
-  for (const target of namedTargets(url.hostname, backupNamespace)) {
-    const candidates = candidatesFor(target, pods);
-    if (candidates.length === 0) continue;
-    const pod = candidatesFor(target, running)[0];
+  const judged = judgeBackupSource(clusterURL, backupNamespace, settings);
+  if (judged.kind === "refused") return judged;
+  if (judged.kind === "external") return { kind: "dial", url: clusterURL };
+  const members = pods.filter((pod) =>
+    pod.metadata.namespace === backupNamespace && !pod.spec?.hostNetwork
+  );
+  const running = members.filter((pod) => !pod.metadata.deletionTimestamp && pod.status?.podIP);
+  for (const reading of judged.readings) {
+    if (candidatesFor(reading, members).length === 0) continue;
+    const pod = candidatesFor(reading, running)[0];
     if (!pod) {
-      const what = target.peerName
-        ? `member ${target.peerName}`
-        : `any member of cluster ${target.clusterName}`;
+      const what = reading.peerName
+        ? `member ${reading.peerName}`
+        : `any member of cluster ${reading.clusterName}`;
       return {
         kind: "noPod",
-        message: `no running pod with an IP for ${what} in namespace ${target.namespace}`,
+        message: `no running pod with an IP for ${what} in namespace ${backupNamespace}`,
       };
     }
+    const url = new URL(clusterURL);
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    const route = podRoute(mode, pod, url, port);
+    // In the cluster too the pod's IP, not its name (see above); outside, maybe a port-forward.
+    const route = podRoute(mode === "portForward" ? "portForward" : "podIP", pod, url, port);
     if (!route) continue;
     return route.kind === "url" ? { kind: "dial", url: route.url } : route;
   }
-  // Outside the cluster the host's resolver knows no cluster names; asking it would only send the
-  // query off the machine, so an unmapped one is reported instead.
-  if (/(^|\.)svc(\.|$)/.test(url.hostname)) {
-    return {
-      kind: "noPod",
-      message:
-        `${url.hostname} is a cluster-internal name and no running member of an etcd cluster backs it`,
-    };
-  }
-  return { kind: "dial", url: clusterURL };
+  const names = judged.readings.map((reading) =>
+    reading.peerName
+      ? `member ${reading.peerName} of cluster ${reading.clusterName}`
+      : `cluster ${reading.clusterName}`
+  ).join(" or ");
+  return {
+    kind: "noPod",
+    message: `there is no pod of ${names} in namespace ${backupNamespace} (a backup reads only ` +
+      `etcd clusters in its own namespace)`,
+  };
 }
 
-/** The readings of a host name, most specific first: a member before a cluster's service. */
-function namedTargets(hostname: string, backupNamespace: string): NamedTarget[] {
-  if (/^[0-9.]+$/.test(hostname) || hostname.startsWith("[")) return [];
-  const labels = hostname.toLowerCase().replace(/\.$/, "").split(".");
-  const member = (peerName: string, clusterName: string, namespace: string) => ({
-    namespace,
-    clusterName,
-    peerName,
-  });
-  // The headless service is named after the cluster, the client service `<cluster>-client`.
-  const service = (name: string, namespace: string): NamedTarget[] => [
-    { namespace, clusterName: name },
-    ...(name.endsWith("-client") ? [{ namespace, clusterName: name.slice(0, -7) }] : []),
-  ];
-  const svc = labels.indexOf("svc");
-  if (svc >= 0) {
-    // <…>.svc.<cluster domain>: fully qualified, the namespace is the label before "svc".
-    if (svc === 3) return [member(labels[0], labels[1], labels[2])];
-    if (svc === 2) return service(labels[0], labels[1]);
-    return [];
-  }
-  // Without "svc" the name is relative to the backup's namespace, as in-cluster DNS search is.
-  switch (labels.length) {
-    case 1:
-      return service(labels[0], backupNamespace);
-    case 2:
-      return [member(labels[0], labels[1], backupNamespace), ...service(labels[0], labels[1])];
-    case 3:
-      return [member(labels[0], labels[1], labels[2])];
-    default:
-      return [];
-  }
-}
-
-function candidatesFor(target: NamedTarget, pods: readonly PodObject[]): PodObject[] {
+function candidatesFor(reading: SourceReading, pods: readonly PodObject[]): PodObject[] {
   return pods
     .filter((pod) =>
-      pod.metadata.namespace === target.namespace &&
-      pod.metadata.labels?.[clusterLabel] === target.clusterName &&
-      (target.peerName === undefined || pod.metadata.labels?.[peerLabel] === target.peerName)
+      pod.metadata.labels?.[clusterLabel] === reading.clusterName &&
+      (reading.peerName === undefined || pod.metadata.labels?.[peerLabel] === reading.peerName)
     )
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name, "en", { numeric: true }));
 }

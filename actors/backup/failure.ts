@@ -2,6 +2,7 @@
 import type { EtcdFailure } from "../../etcd/errors.ts";
 import type { K8sError } from "../../k8s/errors.ts";
 import type { ObjectFailure, URLError } from "../../objectstore/mod.ts";
+import { redactSecrets, type TenancyRefusal } from "../tenancy.ts";
 import type { TemplateError } from "./template.ts";
 
 export type BackupFailureReason =
@@ -16,7 +17,11 @@ export type BackupFailureReason =
   | "AccessDenied"
   | "StoreUnreachable"
   | "UploadFailed"
-  | "Interrupted";
+  | "Interrupted"
+  /** actors/tenancy.ts: the source is not a member of a cluster in the backup's namespace. */
+  | "SourceOutsideNamespace"
+  /** actors/tenancy.ts: no Secret, and the operator's own credentials may not be used. */
+  | "AmbientCredentialsRefused";
 
 export interface BackupFailure {
   readonly reason: BackupFailureReason;
@@ -71,6 +76,11 @@ export function credentialsFailure(error: ObjectFailure, source: string): Backup
   };
 }
 
+/** The tenancy rules refused the backup before anything was read, dialled or uploaded. */
+export function refusedFailure(refusal: TenancyRefusal): BackupFailure {
+  return { reason: refusal.reason, message: `${refusal.message}; ${newBackup}` };
+}
+
 /** The snapshot could not start: `dialled` is where we connected, which may be a pod IP. */
 export function etcdFailure(
   error: EtcdFailure,
@@ -81,14 +91,14 @@ export function etcdFailure(
   if (error.kind === "unreachable") {
     return {
       reason: "EtcdUnreachable",
-      message:
-        `cannot reach etcd at ${clusterURL}${via}: ${error.message}; spec.source.clusterURL ` +
+      message: `cannot reach etcd at ${clusterURL}${via}: ${redactSecrets(error.message)}; ` +
+        `spec.source.clusterURL ` +
         `must be the client URL of a running member, e.g. http://my-cluster-0.my-cluster:2379`,
     };
   }
   return {
     reason: "SnapshotFailed",
-    message: `etcd at ${clusterURL}${via} refused the snapshot: ${error.message}; ` +
+    message: `etcd at ${clusterURL}${via} refused the snapshot: ${redactSecrets(error.message)}; ` +
       `check that member's health and logs`,
   };
 }
@@ -109,7 +119,7 @@ const storeHints: Partial<Record<ObjectFailure["kind"], [BackupFailureReason, st
   ],
   accessDenied: [
     "AccessDenied",
-    "check the credentials (spec.credentialsSecretRef or the operator's environment) and " +
+    "check the credentials (spec.credentialsSecretRef, or the operator's own where allowed) and " +
     "that they may write to the bucket",
   ],
   invalidCredentials: ["InvalidCredentials", "fix the credentials"],
@@ -125,7 +135,8 @@ const storeHints: Partial<Record<ObjectFailure["kind"], [BackupFailureReason, st
 
 export function storeFailure(error: ObjectFailure): BackupFailure {
   const [reason, hint] = storeHints[error.kind] ?? ["UploadFailed", "see the message"];
-  return { reason, message: `${error.message}; ${hint}, ${retry}` };
+  // SDK messages may quote a request URL: never its signature or upload session.
+  return { reason, message: `${redactSecrets(error.message)}; ${hint}, ${retry}` };
 }
 
 /** The transfer made no progress for `seconds`: etcd or the store hung. */

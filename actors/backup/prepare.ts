@@ -13,11 +13,13 @@ import {
 } from "../../objectstore/mod.ts";
 import type { MemberAccess } from "../member_dialer.ts";
 import type { EtcdBackupObject, PodObject, SecretObject } from "../types.ts";
+import { judgeCredentials, strictTenancy, type TenancySettings } from "../tenancy.ts";
 import { snapshotEndpoint } from "./endpoint.ts";
 import {
   type BackupFailure,
   credentialsFailure,
   noPodFailure,
+  refusedFailure,
   secretFailure,
   templateFailure,
   urlFailure,
@@ -65,6 +67,8 @@ export interface PrepareDeps {
   readonly pods: readonly PodObject[];
   readonly memberAccess: MemberAccess;
   readonly environment?: (name: string) => string | undefined;
+  /** What the administrator allowed beyond the namespace rules; strict by default. */
+  readonly tenancy?: TenancySettings;
 }
 
 export async function prepareBackup(
@@ -83,20 +87,36 @@ export async function prepareBackup(
   if (!parsed.ok) return { kind: "failed", failure: urlFailure(parsed.error) };
   const location = parsed.value;
   const objectURL = formatObjectURL(location);
-  const credentials = await readCredentials(backup, location, deps);
-  if (credentials.kind === "retry") return credentials;
-  if (credentials.kind === "failed") {
-    return { kind: "failed", failure: credentials.failure, objectURL };
-  }
+  // The rules first: a refused backup reads no Secret and dials nothing.
   const clusterURL = spec.source.clusterURL;
+  const tenancy = deps.tenancy ?? strictTenancy;
   const endpoint = snapshotEndpoint(
     deps.memberAccess.mode,
     clusterURL,
     metadata.namespace,
     deps.pods,
+    tenancy,
   );
+  if (endpoint.kind === "refused") {
+    return { kind: "failed", failure: refusedFailure(endpoint), objectURL };
+  }
+  // Decided from the spec alone, so a refusal does not wait for (or hide behind) a missing pod.
+  const allowed = judgeCredentials(
+    location,
+    spec.credentialsSecretRef?.name,
+    metadata.namespace,
+    tenancy,
+  );
+  if (allowed.kind === "refused") {
+    return { kind: "failed", failure: refusedFailure(allowed), objectURL };
+  }
   if (endpoint.kind === "noPod") {
     return { kind: "failed", failure: noPodFailure(clusterURL, endpoint.message), objectURL };
+  }
+  const credentials = await readCredentials(backup, location, deps);
+  if (credentials.kind === "retry") return credentials;
+  if (credentials.kind === "failed") {
+    return { kind: "failed", failure: credentials.failure, objectURL };
   }
   return {
     kind: "ready",
@@ -119,34 +139,50 @@ export type CredentialsRead =
   | { readonly kind: "retry"; readonly message: string };
 
 /**
- * spec.credentialsSecretRef with one GET (the operator may not list Secrets), else the environment.
- * Also what a schedule deletes a pruned backup's object with: the credentials that wrote it.
+ * spec.credentialsSecretRef with one GET in the backup's own namespace (the operator may not list
+ * Secrets); without one, no credentials or the operator's own, as actors/tenancy.ts allows. Also
+ * what a schedule deletes a pruned backup's object with: the credentials that wrote it.
  */
 export async function readCredentials(
   backup: EtcdBackupObject,
   location: ObjectLocation,
-  deps: Pick<PrepareDeps, "kube" | "environment">,
+  deps: Pick<PrepareDeps, "kube" | "environment" | "tenancy">,
 ): Promise<CredentialsRead> {
-  const reference = backup.spec.credentialsSecretRef;
-  if (!reference) {
+  const namespace = backup.metadata.namespace;
+  const judged = judgeCredentials(
+    location,
+    backup.spec.credentialsSecretRef?.name,
+    namespace,
+    deps.tenancy ?? strictTenancy,
+  );
+  if (judged.kind === "refused") return { kind: "failed", failure: refusedFailure(judged) };
+  if (judged.kind === "anonymous") {
+    return { kind: "ready", credentials: anonymousCredentials(location) };
+  }
+  if (judged.kind === "ambient") {
     const fromEnvironment = credentialsFromEnvironment(location, deps.environment);
     return fromEnvironment.ok ? { kind: "ready", credentials: fromEnvironment.value } : {
       kind: "failed",
       failure: credentialsFailure(fromEnvironment.error, "the operator's environment"),
     };
   }
-  const namespace = backup.metadata.namespace;
   const secret = await deps.kube.get<SecretObject>(resources.secrets, {
     namespace,
-    name: reference.name,
+    name: judged.name,
   });
   if (!secret.ok) {
     if (secret.error.kind === "transient") return { kind: "retry", message: secret.error.message };
-    return { kind: "failed", failure: secretFailure(secret.error, namespace, reference.name) };
+    return { kind: "failed", failure: secretFailure(secret.error, namespace, judged.name) };
   }
   const fromSecret = credentialsFromSecret(location, decodeSecretData(secret.value.data ?? {}));
   return fromSecret.ok ? { kind: "ready", credentials: fromSecret.value } : {
     kind: "failed",
-    failure: credentialsFailure(fromSecret.error, `Secret ${namespace}/${reference.name}`),
+    failure: credentialsFailure(fromSecret.error, `Secret ${namespace}/${judged.name}`),
   };
+}
+
+/** No credentials at all: only for a gs:// custom endpoint, which the library then does not sign. */
+function anonymousCredentials(location: ObjectLocation): CredentialsSource {
+  if (location.kind !== "gs") throw new Error("anonymous access is only decided for gs:// URLs");
+  return { kind: "gcs", anonymous: true };
 }

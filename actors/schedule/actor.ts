@@ -19,6 +19,7 @@ import type {
 } from "../types.ts";
 import { deleteObject, isTransient, parseObjectURL } from "../../objectstore/mod.ts";
 import { readCredentials } from "../backup/prepare.ts";
+import type { TenancySettings } from "../tenancy.ts";
 import {
   defaultLimits,
   planSchedule,
@@ -46,8 +47,10 @@ export interface ScheduleActorDeps {
   readonly now?: () => Date;
   /** Deletes a pruned backup's object (prunedBackupObjects: Delete); tests replace it. */
   readonly deleteObject?: typeof deleteObject;
-  /** Where credentials without a Secret come from; the process environment by default. */
+  /** Where the operator's own credentials come from, where allowed; the process environment. */
   readonly environment?: (name: string) => string | undefined;
+  /** What the administrator allowed beyond the namespace rules (actors/tenancy.ts); strict. */
+  readonly tenancy?: TenancySettings;
 }
 
 /** How long deleting one object may take. */
@@ -279,6 +282,7 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     const credentials = await readCredentials(backup, location.value, {
       kube: this.deps.kube,
       environment: this.deps.environment,
+      tenancy: this.deps.tenancy,
     });
     if (credentials.kind === "retry") {
       this.#log.warn("reading credentials to delete an object failed", {

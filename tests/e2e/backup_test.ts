@@ -204,7 +204,9 @@ Deno.test("backups and scheduled backups: snapshots of a 3-member cluster stream
   await using namespace = await temporaryNamespace("backup");
   const ns = namespace.name;
   // Scoped to our namespace, so another test's operator elsewhere never shares our objects.
-  await using operator = startOperator(["--namespace", ns]);
+  // External sources allowed: "unreachable-etcd" below dials a loopback port, which a strict
+  // operator refuses before dialling (tests/e2e/tenancy_test.ts covers that refusal).
+  await using operator = startOperator(["--namespace", ns, "--allow-external-backup-sources"]);
   try {
     await apply(sampleClusterIn(ns));
     await eventually("3 healthy members", () => clusterReady(ns), (ready) => ready, 240);

@@ -9,6 +9,7 @@ import type { PreparedBackup } from "../../../../actors/backup/prepare.ts";
 import type { TransferOutcome } from "../../../../actors/backup/transfer.ts";
 import type { ActorContext, Behavior } from "../../../../actors/runtime/mod.ts";
 import { systemClock } from "../../../../actors/runtime/mod.ts";
+import { strictTenancy, type TenancySettings } from "../../../../actors/tenancy.ts";
 import type { EtcdBackupObject, EtcdBackupStatus } from "../../../../actors/types.ts";
 import { directAccess } from "../../../../actors/member_dialer.ts";
 import type { K8sResult } from "../../../../k8s/errors.ts";
@@ -17,6 +18,13 @@ import type { StoreReader } from "../../../../k8s/store.ts";
 import type { Logger } from "../../../../observability/log.ts";
 
 const key = "ns/nightly";
+
+/** The fixtures dial an IP with the operator's own keys: allowed only by these flags. */
+const trusting: TenancySettings = {
+  allowExternalBackupSources: true,
+  allowAmbientCredentials: true,
+  ambientCredentialsEndpoints: [],
+};
 
 function backupObject(status?: EtcdBackupStatus, attempts?: number): EtcdBackupObject {
   return {
@@ -59,6 +67,7 @@ const silent: Logger = {
 function harness(
   world: { backup: EtcdBackupObject },
   transfer: (signal: AbortSignal) => Promise<TransferOutcome>,
+  tenancy: TenancySettings = trusting,
 ) {
   const requests: Request[] = [];
   const events: string[] = [];
@@ -98,6 +107,7 @@ function harness(
       record: (_object, type, reason, message) => void events.push(`${type} ${reason}: ${message}`),
     },
     memberAccess: directAccess("podIP"),
+    tenancy,
     log: silent,
     environment: () => undefined,
     runTransfer: (prepared, signal) => {
@@ -238,4 +248,26 @@ Deno.test("backup actor: stopping while the upload runs aborts it and records no
   await run.behavior.terminate?.({ kind: "stopped" });
   assert.ok(aborted);
   assert.deepEqual(statusWrites(run.requests).map((status) => status.phase), ["BackingUp"]);
+});
+
+Deno.test("backup actor: by default a backup of an IP address with the operator's own keys is refused: Failed, a Warning, nothing streamed", async () => {
+  const world = { backup: backupObject() };
+  const run = harness(world, () => Promise.resolve(succeeded), strictTenancy);
+  await run.behavior.handle({ kind: "reconcile" }, run.context);
+  await run.drain();
+  assert.equal(run.transfers.length, 0, "nothing is streamed");
+  assert.deepEqual(
+    run.requests.map((request) => request.plural),
+    ["etcdbackups", "etcdbackups"],
+    "one GET of the backup and its status write; no Secret, no attempt counted",
+  );
+  const [status] = statusWrites(run.requests);
+  assert.equal(status.phase, "Failed");
+  const failed = status.conditions?.find((condition) =>
+    condition.reason === "SourceOutsideNamespace"
+  );
+  assert(failed, JSON.stringify(status.conditions));
+  assert.match(failed.message ?? "", /--allow-external-backup-sources/);
+  assert.equal(run.events.length, 1);
+  assert.match(run.events[0], /^Warning BackupFailed: refused: 10\.0\.0\.5 is not the name/);
 });

@@ -26,6 +26,12 @@ const deps = {
   kube: { get: () => Promise.reject(new Error("no Secret is read without credentialsSecretRef")) },
   pods: [],
   memberAccess: directAccess("dns"),
+  // An IP source and the operator's own S3 keys: both only because the administrator allowed them.
+  tenancy: {
+    allowExternalBackupSources: true,
+    allowAmbientCredentials: true,
+    ambientCredentialsEndpoints: [],
+  },
   environment: (name: string) => ({ AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key" })[name],
 };
 

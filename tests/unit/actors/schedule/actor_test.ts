@@ -1,5 +1,6 @@
 // The schedule actor against fakes: what it creates and deletes, and the one timer it keeps.
 import assert from "node:assert/strict";
+import { strictTenancy, type TenancySettings } from "../../../../actors/tenancy.ts";
 import {
   scheduleActor,
   type ScheduleActorDeps,
@@ -84,6 +85,8 @@ function harness(world: {
   backups: EtcdBackupObject[];
   now: Date;
   deleteObject?: ScheduleActorDeps["deleteObject"];
+  /** The fixtures' backups name no Secret: deleting their objects takes the operator's keys. */
+  tenancy?: TenancySettings;
 }) {
   const requests: string[] = [];
   const events: string[] = [];
@@ -116,6 +119,7 @@ function harness(world: {
     log: silent,
     now: () => world.now,
     environment: () => undefined,
+    tenancy: world.tenancy ?? { ...strictTenancy, allowAmbientCredentials: true },
     deleteObject: world.deleteObject &&
       ((location, options) => {
         requests.push(`delete object ${location.bucket}/${location.key}`);
@@ -299,6 +303,24 @@ Deno.test("schedule actor: a store that refuses the delete for good leaves the o
     run.events.join("\n"),
     /Warning BackupObjectNotDeleted: could not delete s3:\/\/b\/old\.db/,
   );
+});
+
+Deno.test("schedule actor: without a Secret and without --allow-ambient-credentials a pruned backup's object is left, with the reason", async () => {
+  const run = harness({
+    schedule: schedule({ prunedBackupObjects: "Delete" }),
+    backups: [
+      withObject(owned("old", "Completed", "2024-01-02T02:00:00Z"), "old.db"),
+      withObject(owned("new", "Completed", "2024-01-02T02:30:00Z"), "new.db"),
+    ],
+    now: new Date("2024-01-02T03:00:40Z"),
+    deleteObject: objectDeleted,
+    tenancy: strictTenancy,
+  });
+  await run.reconcile();
+  assert.deepEqual(run.requests.filter((request) => request.startsWith("delete")), [
+    "delete etcdbackups old",
+  ]);
+  assert.match(run.events.join("\n"), /s3:\/\/b\/old\.db.*refused: spec\.credentialsSecretRef/);
 });
 
 Deno.test("schedule actor: a schedule croner cannot run (stored before the CRD refused it) is reported once with a Warning", async () => {
