@@ -1,8 +1,12 @@
 // How the operator reaches a member's client port: the one place that decides it. Pure.
 //
-// Inside the cluster a member's DNS name resolves. Outside, the operator dials its pod's IP when
-// this machine routes pod IPs (a node, the local test cluster), and otherwise goes through the
-// API server's pod port-forward (a laptop against kind or a remote cluster). The effects (the
+// The operator dials a member pod's IP, never its DNS name: a name resolves through Services and
+// Endpoints that anyone with rights in the namespace can make (a tenant's hand-made Endpoints
+// would steer the operator's membership changes to another namespace's etcd), while a pod IP is
+// what the operator saw on a pod carrying the member's labels. Inside the cluster pod IPs route;
+// outside, the operator dials them when this machine routes them (a node, the local test
+// cluster), and otherwise goes through the API server's pod port-forward (a laptop against kind
+// or a remote cluster). The effects (the
 // reachability probe, the loopback listeners) live in member_dialer.ts and k8s/portforward.ts.
 import { clientPort, clientURL, peerLabel } from "./member.ts";
 import type { PodObject } from "./types.ts";
@@ -15,8 +19,8 @@ export function isMemberAccessFlag(value: string): value is MemberAccessFlag {
   return (memberAccessFlags as readonly string[]).includes(value);
 }
 
-/** What the operator does: dial DNS names, dial pod IPs, or port-forward through the API server. */
-export type EndpointMode = "dns" | "podIP" | "portForward";
+/** What the operator does: dial pod IPs, or port-forward through the API server. */
+export type EndpointMode = "podIP" | "portForward";
 
 /** How a TCP connect to a pod IP ended. A refusal came from the pod's host: the IP is routed. */
 export type ProbeOutcome = "connected" | "refused" | "timedOut" | "noRoute";
@@ -41,7 +45,7 @@ export function decideAccess(facts: AccessFacts): AccessDecision {
     reason,
   });
   if (facts.flag === "port-forward") return decided("portForward", "--member-access=port-forward");
-  if (facts.inCluster) return decided("dns", "running in a pod: member DNS names resolve");
+  if (facts.inCluster) return decided("podIP", "running in a pod: pod IPs route");
   if (facts.flag === "direct") return decided("podIP", "--member-access=direct outside a pod");
   switch (facts.probe) {
     case undefined:
@@ -116,7 +120,6 @@ export function memberRoute(
   pods: readonly PodObject[],
 ): MemberRoute | undefined {
   const advertised = clientURL(clusterName, namespace, peerName);
-  if (mode === "dns") return { kind: "url", url: advertised };
   const pod = memberPod(peerName, pods);
   return pod ? podRoute(mode, pod, new URL(advertised), clientPort) : undefined;
 }

@@ -29,8 +29,8 @@ export interface MemberAccess {
   close(): void;
 }
 
-/** Dialling DNS names or pod IPs: nothing to open, nothing to close. */
-export function directAccess(mode: "dns" | "podIP"): MemberAccess {
+/** Dialling pod IPs: nothing to open, nothing to close. */
+export function directAccess(mode: "podIP" = "podIP"): MemberAccess {
   return {
     mode,
     urlOf: (route) => {

@@ -55,8 +55,7 @@ export function snapshotEndpoint(
     }
     const url = new URL(clusterURL);
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    // In the cluster too the pod's IP, not its name (see above); outside, maybe a port-forward.
-    const route = podRoute(mode === "portForward" ? "portForward" : "podIP", pod, url, port);
+    const route = podRoute(mode, pod, url, port);
     if (!route) continue;
     return route.kind === "url" ? { kind: "dial", url: route.url } : route;
   }

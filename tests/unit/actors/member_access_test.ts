@@ -65,15 +65,15 @@ const decisions:
       "portForward",
     ],
     [
-      "auto in a pod dials DNS names without probing",
+      "auto in a pod dials pod IPs without probing (never DNS names, which Endpoints can steer)",
       {
         flag: "auto",
         inCluster: true,
       },
       "decided",
-      "dns",
+      "podIP",
     ],
-    ["direct in a pod dials DNS names", { flag: "direct", inCluster: true }, "decided", "dns"],
+    ["direct in a pod dials pod IPs", { flag: "direct", inCluster: true }, "decided", "podIP"],
     [
       "direct outside dials pod IPs without probing",
       {
@@ -178,8 +178,6 @@ const pods = [
 ];
 
 const routes = [
-  ["dns", "my-cluster-0", { kind: "url", url: "http://my-cluster-0.my-cluster.ns.svc:2379" }],
-  ["dns", "my-cluster-2", { kind: "url", url: "http://my-cluster-2.my-cluster.ns.svc:2379" }],
   ["podIP", "my-cluster-0", { kind: "url", url: "http://10.0.0.10:2379" }],
   ["podIP", "my-cluster-1", undefined],
   ["podIP", "my-cluster-2", undefined],

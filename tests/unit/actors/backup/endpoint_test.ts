@@ -192,18 +192,6 @@ Deno.test("snapshot endpoint: a terminating pod does not count as running", () =
   assert.equal(endpoint.kind, "noPod");
 });
 
-Deno.test("snapshot endpoint inside the cluster: a member's pod IP too, never its name", () => {
-  const endpoint = snapshotEndpoint(
-    "dns",
-    "http://my-cluster-0.my-cluster:2379",
-    "ns",
-    pods,
-    strictTenancy,
-  );
-  assert.equal(endpoint.kind, "dial");
-  assert.doesNotMatch(endpoint.kind === "dial" ? endpoint.url : "", /my-cluster/);
-});
-
 Deno.test("snapshot endpoint through port-forward: a member's name becomes that pod's port, by uid", () => {
   assert.deepEqual(
     snapshotEndpoint(

@@ -25,7 +25,7 @@ function backupNamed(name: string, objectURLTemplate: string): EtcdBackupObject 
 const deps = {
   kube: { get: () => Promise.reject(new Error("no Secret is read without credentialsSecretRef")) },
   pods: [],
-  memberAccess: directAccess("dns"),
+  memberAccess: directAccess("podIP"),
   // An IP source and the operator's own S3 keys: both only because the administrator allowed them.
   tenancy: {
     allowExternalBackupSources: true,
