@@ -39,8 +39,14 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
 */}}
 {{- define "etcd-operator.rules" -}}
 - apiGroups: [etcd.improbable.io]
-  resources: [etcdclusters, etcdpeers, etcdbackups, etcdbackupschedules, etcdrestores]
-  verbs: [get, list, watch, create, update, patch, delete]
+  resources: [etcdclusters]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [etcd.improbable.io]
+  resources: [etcdpeers, etcdbackups]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [etcd.improbable.io]
+  resources: [etcdbackupschedules, etcdrestores]
+  verbs: [list, watch]
 - apiGroups: [etcd.improbable.io]
   resources:
     - etcdclusters/status
@@ -48,7 +54,7 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
     - etcdbackups/status
     - etcdbackupschedules/status
     - etcdrestores/status
-  verbs: [get, update, patch]
+  verbs: [patch]
 # Owner references with blockOwnerDeletion need update on finalizers (enforced on OpenShift).
 - apiGroups: [etcd.improbable.io]
   resources:
@@ -58,27 +64,28 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
     - etcdbackupschedules/finalizers
     - etcdrestores/finalizers
   verbs: [update]
+# A member's ReplicaSet, the cluster's Services: made once, removed by garbage collection.
 - apiGroups: [apps]
   resources: [replicasets]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [list, watch, create]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [list, watch, create]
+# Restore pods are created; a removed member's pod on a dead node is deleted at once.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, create, delete]
-# Reaching members through the API server where pod IPs do not route (--member-access). The
-# port-forward is a WebSocket upgrade, a GET: authorized as `get`, and by newer API servers
-# as `create` too.
+  verbs: [list, watch, create, delete]
+# Reaching members from outside the cluster (`deno task dev`): the WebSocket upgrade is a GET.
 - apiGroups: [""]
   resources: [pods/portforward]
   verbs: [get, create]
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get, list, watch, create, delete]
+# Server-side apply: a patch that creates the budget the first time.
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [list, watch, create, patch]
 # Object-store credentials named by spec.credentialsSecretRef: read one by name, never list.
 - apiGroups: [""]
   resources: [secrets]
