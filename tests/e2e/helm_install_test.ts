@@ -27,22 +27,14 @@ interface Release extends AsyncDisposable {
   readonly namespace: string;
 }
 
-/** The command line of the README's "Install with Helm", with this cluster's image and flags. */
-function helmArgs(
-  command: "install" | "upgrade",
-  releaseNamespace: string,
-  watched: string,
-  extra: readonly string[] = [],
-): string[] {
+/** `helm install` as the README's "Install with Helm" runs it, with this cluster's image. */
+function installArgs(releaseNamespace: string, watched: string): string[] {
   return [
-    command,
+    "install",
     release,
     chartDir,
-    "--kubeconfig",
-    e2e.adminKubeconfig(),
-    "--namespace",
-    releaseNamespace,
-    ...(command === "install" ? ["--skip-crds"] : []),
+    ...kubeconfigArgs(releaseNamespace),
+    "--skip-crds",
     // The local cluster's image, imported into every node's containerd: there is no registry.
     "--set",
     "image.repository=etcd-operator.local/operator",
@@ -52,11 +44,30 @@ function helmArgs(
     "image.pullPolicy=Never",
     "--set-json",
     `watchNamespaces=${JSON.stringify([watched])}`,
-    ...extra,
     "--wait",
     "--timeout",
     "3m",
   ];
+}
+
+/** `helm upgrade` as the README runs it: the same values, and debug logs. */
+function upgradeArgs(releaseNamespace: string): string[] {
+  return [
+    "upgrade",
+    release,
+    chartDir,
+    ...kubeconfigArgs(releaseNamespace),
+    "--reuse-values",
+    "--set-json",
+    'extraArgs=["--log-level","debug"]',
+    "--wait",
+    "--timeout",
+    "3m",
+  ];
+}
+
+function kubeconfigArgs(releaseNamespace: string): string[] {
+  return ["--kubeconfig", e2e.adminKubeconfig(), "--namespace", releaseNamespace];
 }
 
 /**
@@ -68,8 +79,7 @@ async function installRelease(watched: string): Promise<Release> {
   const namespace = `helm-release-${crypto.randomUUID().slice(0, 8)}`;
   await kubectlOk(["create", "namespace", namespace]);
   const dispose = async () => {
-    await helm(["uninstall", release, "--kubeconfig", e2e.adminKubeconfig(), "-n", namespace])
-      .catch(() => {});
+    await helm(["uninstall", release, ...kubeconfigArgs(namespace)]).catch(() => {});
     await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
   };
   try {
@@ -79,7 +89,7 @@ async function installRelease(watched: string): Promise<Release> {
       namespace,
       "pod-security.kubernetes.io/enforce=restricted",
     ]);
-    await helm(helmArgs("install", namespace, watched));
+    await helm(installArgs(namespace, watched));
   } catch (error) {
     await dispose();
     throw error;
@@ -196,10 +206,7 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
 
   const before = (await operatorPods(installed.namespace)).map((pod) => pod.name);
   await underWriter(watched.name, "helm upgrade", async () => {
-    await helm(helmArgs("upgrade", installed.namespace, watched.name, [
-      "--set-json",
-      'extraArgs=["--log-level","debug"]',
-    ]));
+    await helm(upgradeArgs(installed.namespace));
     const leader = await readyLeader(installed.namespace, watched.name);
     const pods = await operatorPods(installed.namespace);
     assert.ok(!before.includes(leader), `the Deployment rolled: ${before} → ${leader}`);
@@ -216,10 +223,7 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
   await helm([
     "uninstall",
     release,
-    "--kubeconfig",
-    e2e.adminKubeconfig(),
-    "-n",
-    installed.namespace,
+    ...kubeconfigArgs(installed.namespace),
     "--wait",
     "--timeout",
     "2m",
