@@ -6,6 +6,7 @@
 // run config/manager's Deployment. `--skip-crds`: the shared cluster's CRDs are current and owned
 // by env:up (Helm 4 would server-side apply the chart's copies over them).
 import assert from "node:assert/strict";
+import { clusterLabel } from "../../actors/member.ts";
 import { chartDir, helm } from "../support/chart.ts";
 import {
   apply,
@@ -173,6 +174,20 @@ async function operatorLogs(releaseNamespace: string): Promise<string> {
   return result.stdout + result.stderr;
 }
 
+async function memberPods(namespace: string): Promise<string[]> {
+  const output = await kubectlOk([
+    "get",
+    "pods",
+    "-n",
+    namespace,
+    "-l",
+    `${clusterLabel}=${clusterName}`,
+    "-o",
+    "name",
+  ]);
+  return output.split("\n").filter((line) => line !== "");
+}
+
 async function claimsOf(namespace: string): Promise<string[]> {
   const output = await kubectlOk(["get", "pvc", "-n", namespace, "-o", "name"]);
   return output.split("\n").filter((line) => line !== "").sort();
@@ -249,6 +264,7 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
 
   // What the operator made is not the release's: the cluster runs on, and deleting it keeps the
   // members' volumes (PVCs have no owner).
+  assert.equal((await memberPods(watched.name)).length, 3, "the members run on, unmanaged");
   await kubectlOk(["delete", "etcdcluster", "-n", watched.name, clusterName, "--wait=true"]);
   await kubectlOk([
     "wait",
@@ -257,7 +273,7 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
     "-n",
     watched.name,
     "-l",
-    `etcd.improbable.io/cluster-name=${clusterName}`,
+    `${clusterLabel}=${clusterName}`,
     "--timeout=120s",
   ]);
   assert.deepEqual(await claimsOf(watched.name), claims, "the members' PVCs stay");
