@@ -1,10 +1,12 @@
 // Installing with Helm: a real `helm install` of charts/etcd-operator, a cluster run through it, an
 // upgrade that rolls the operator under a writer, and an uninstall that leaves the data behind.
 //
-// The release is namespaced (`watchNamespaces`), so it acts only in this test's namespace and
-// creates nothing cluster-scoped; its own namespace is not etcd-operator-system, where other tests
-// run config/manager's Deployment. `--skip-crds`: the shared cluster's CRDs are current and owned
-// by env:up (Helm 4 would server-side apply the chart's copies over them).
+// Each release has a namespace of its own, never etcd-operator-system, where other tests run
+// config/manager's Deployment, and acts only in its test's namespace: the namespaced install through
+// `watchNamespaces`, the cluster-wide one through `extraArgs: [--namespace, …]` (its ClusterRole
+// could reach further; the flag keeps it off other tests' clusters). `--skip-crds`: the shared
+// cluster's CRDs are current and owned by env:up (Helm 4 would server-side apply the chart's copies
+// over them).
 import assert from "node:assert/strict";
 import { clusterLabel } from "../../actors/member.ts";
 import { chartDir, helm } from "../support/chart.ts";
@@ -20,21 +22,29 @@ import {
 } from "./support/cluster.ts";
 import { clusterName, clusterStatus, underWriter, waitHealthy } from "./support/health.ts";
 
-const release = "etcd-operator";
-const instanceSelector = `app.kubernetes.io/instance=${release}`;
+type Mode = "namespaced" | "cluster-wide";
 
 interface Release extends AsyncDisposable {
+  readonly name: string;
   /** The release's own namespace: its Deployment, ServiceAccount and Service. */
   readonly namespace: string;
+  /** The one namespace it acts in. */
+  readonly watched: string;
+  /** Where its Lease lives: the watched namespace when namespaced, else the release's. */
+  readonly leaseNamespace: string;
+  readonly instanceSelector: string;
 }
 
 /** `helm install` as the README's "Install with Helm" runs it, with this cluster's image. */
-function installArgs(releaseNamespace: string, watched: string): string[] {
+function installArgs(release: Release, mode: Mode): string[] {
+  const scope = mode === "namespaced"
+    ? ["--set-json", `watchNamespaces=${JSON.stringify([release.watched])}`]
+    : ["--set-json", `extraArgs=${JSON.stringify(["--namespace", release.watched])}`];
   return [
     "install",
-    release,
+    release.name,
     chartDir,
-    ...kubeconfigArgs(releaseNamespace),
+    ...kubeconfigArgs(release.namespace),
     "--skip-crds",
     // The local cluster's image, imported into every node's containerd: there is no registry.
     "--set",
@@ -43,8 +53,7 @@ function installArgs(releaseNamespace: string, watched: string): string[] {
     "image.tag=dev",
     "--set",
     "image.pullPolicy=Never",
-    "--set-json",
-    `watchNamespaces=${JSON.stringify([watched])}`,
+    ...scope,
     "--wait",
     "--timeout",
     "3m",
@@ -52,12 +61,12 @@ function installArgs(releaseNamespace: string, watched: string): string[] {
 }
 
 /** `helm upgrade` as the README runs it: the same values, and debug logs. */
-function upgradeArgs(releaseNamespace: string): string[] {
+function upgradeArgs(release: Release): string[] {
   return [
     "upgrade",
-    release,
+    release.name,
     chartDir,
-    ...kubeconfigArgs(releaseNamespace),
+    ...kubeconfigArgs(release.namespace),
     "--reuse-values",
     "--set-json",
     'extraArgs=["--log-level","debug"]',
@@ -67,6 +76,10 @@ function upgradeArgs(releaseNamespace: string): string[] {
   ];
 }
 
+function uninstallArgs(release: Release): string[] {
+  return ["uninstall", release.name, ...kubeconfigArgs(release.namespace), "--wait"];
+}
+
 function kubeconfigArgs(releaseNamespace: string): string[] {
   return ["--kubeconfig", e2e.adminKubeconfig(), "--namespace", releaseNamespace];
 }
@@ -74,15 +87,28 @@ function kubeconfigArgs(releaseNamespace: string): string[] {
 /**
  * The release's namespace, enforcing the `restricted` Pod Security Standard so the chart's
  * securityContext is checked by the API server, then `helm install` into it. Disposing uninstalls
- * (if the test did not) and deletes the namespace.
+ * (if the test did not), removes what a killed earlier run left cluster-wide, and deletes the
+ * namespace.
  */
-async function installRelease(watched: string): Promise<Release> {
+async function installRelease(name: string, mode: Mode, watched: string): Promise<Release> {
   const namespace = `helm-release-${crypto.randomUUID().slice(0, 8)}`;
-  await kubectlOk(["create", "namespace", namespace]);
-  const dispose = async () => {
-    await helm(["uninstall", release, ...kubeconfigArgs(namespace)]).catch(() => {});
-    await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
+  const instanceSelector = `app.kubernetes.io/instance=${name}`;
+  const removeClusterWide = () =>
+    kubectl(["delete", "clusterrole,clusterrolebinding", "-l", instanceSelector]);
+  const release: Release = {
+    name,
+    namespace,
+    watched,
+    leaseNamespace: mode === "namespaced" ? watched : namespace,
+    instanceSelector,
+    async [Symbol.asyncDispose]() {
+      await helm(uninstallArgs(release)).catch(() => {});
+      if (mode === "cluster-wide") await removeClusterWide();
+      await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
+    },
   };
+  if (mode === "cluster-wide") await removeClusterWide();
+  await kubectlOk(["create", "namespace", namespace]);
   try {
     await kubectlOk([
       "label",
@@ -90,12 +116,12 @@ async function installRelease(watched: string): Promise<Release> {
       namespace,
       "pod-security.kubernetes.io/enforce=restricted",
     ]);
-    await helm(installArgs(namespace, watched));
+    await helm(installArgs(release, mode));
   } catch (error) {
-    await dispose();
+    await release[Symbol.asyncDispose]();
     throw error;
   }
-  return { namespace, [Symbol.asyncDispose]: dispose };
+  return release;
 }
 
 interface PodState {
@@ -105,14 +131,14 @@ interface PodState {
 }
 
 /** The release's operator pods that are not being deleted. */
-async function operatorPods(releaseNamespace: string): Promise<PodState[]> {
+async function operatorPods(release: Release): Promise<PodState[]> {
   const pods = await getJson<{
     items: {
       metadata: { name: string; deletionTimestamp?: string };
       spec: { containers: { args: string[] }[] };
       status: { conditions?: { type: string; status: string }[] };
     }[];
-  }>(["pods", "-n", releaseNamespace, "-l", instanceSelector]);
+  }>(["pods", "-n", release.namespace, "-l", release.instanceSelector]);
   return (pods?.items ?? []).filter((pod) => !pod.metadata.deletionTimestamp).map((pod) => ({
     name: pod.metadata.name,
     ready: pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
@@ -120,18 +146,18 @@ async function operatorPods(releaseNamespace: string): Promise<PodState[]> {
   }));
 }
 
-/** The pod holding the Lease in `watched` (namespaced mode puts it there), once both are Ready. */
-async function readyLeader(releaseNamespace: string, watched: string): Promise<string> {
+/** The pod holding the release's Lease, once both pods are Ready. */
+async function readyLeader(release: Release): Promise<string> {
   const leader = await eventually(
     "both operator pods Ready and one holding the Lease",
     async () => {
-      const pods = await operatorPods(releaseNamespace);
+      const pods = await operatorPods(release);
       if (pods.length !== 2 || !pods.every((pod) => pod.ready)) return undefined;
       const holder = (await kubectl([
         "get",
         "lease",
         "-n",
-        watched,
+        release.leaseNamespace,
         "etcd-operator",
         "-o",
         "jsonpath={.spec.holderIdentity}",
@@ -145,15 +171,28 @@ async function readyLeader(releaseNamespace: string, watched: string): Promise<s
   return leader!;
 }
 
-/** Names of `kind` objects labelled as the release's in `namespace`. */
-async function releaseObjects(kind: string, namespace: string): Promise<string[]> {
+/** /metrics through the API server's service proxy, as a scrape through the Service reaches a pod. */
+function scrapeThroughService(release: Release): Promise<string> {
+  return kubectlOk([
+    "get",
+    "--raw",
+    `/api/v1/namespaces/${release.namespace}/services/${release.name}-metrics:metrics/proxy/metrics`,
+  ]);
+}
+
+/** Names of `kinds` objects labelled as the release's, in `namespace` or cluster-scoped. */
+async function releaseObjects(
+  release: Release,
+  kinds: string,
+  namespace?: string,
+): Promise<string[]> {
+  const where = namespace === undefined ? [] : ["-n", namespace];
   const output = await kubectlOk([
     "get",
-    kind,
-    "-n",
-    namespace,
+    kinds,
+    ...where,
     "-l",
-    instanceSelector,
+    release.instanceSelector,
     "-o",
     "name",
   ]);
@@ -161,17 +200,40 @@ async function releaseObjects(kind: string, namespace: string): Promise<string[]
 }
 
 /** What the release's operator pods have logged (their current containers). */
-async function operatorLogs(releaseNamespace: string): Promise<string> {
+async function operatorLogs(release: Release): Promise<string> {
   const result = await kubectl([
     "logs",
     "-n",
-    releaseNamespace,
+    release.namespace,
     "-l",
-    instanceSelector,
+    release.instanceSelector,
     "--prefix",
     "--tail=-1",
   ]);
   return result.stdout + result.stderr;
+}
+
+/**
+ * `helm uninstall`, then nothing the release made is left: no Deployment, pods, Service,
+ * ServiceAccount, Roles or bindings in its namespace or the watched one, nothing cluster-wide.
+ */
+async function uninstallCompletely(release: Release): Promise<void> {
+  await helm([...uninstallArgs(release), "--timeout", "2m"]);
+  // helm waits for the Deployment to go; its pods then stop within their grace period.
+  await kubectlOk([
+    "wait",
+    "--for=delete",
+    "pod",
+    "-n",
+    release.namespace,
+    "-l",
+    release.instanceSelector,
+    "--timeout=60s",
+  ]);
+  const namespaced = "deployments,replicasets,pods,services,serviceaccounts,roles,rolebindings";
+  assert.deepEqual(await releaseObjects(release, namespaced, release.namespace), []);
+  assert.deepEqual(await releaseObjects(release, "roles,rolebindings", release.watched), []);
+  assert.deepEqual(await releaseObjects(release, "clusterroles,clusterrolebindings"), []);
 }
 
 async function memberPods(namespace: string): Promise<string[]> {
@@ -196,70 +258,43 @@ async function claimsOf(namespace: string): Promise<string[]> {
 const memberIds = async (namespace: string) =>
   (await clusterStatus(namespace)).members?.map((member) => member.id).sort();
 
+function stopwatch(): () => string {
+  const started = Date.now();
+  return () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
+
 Deno.test("installed with Helm for one namespace: the release runs a cluster, upgrades without disturbing it, and uninstalls leaving its data", async () => {
   await using watched = await temporaryNamespace("helm-watched");
-  const started = Date.now();
-  const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-  await using installed = await installRelease(watched.name);
+  const seconds = stopwatch();
+  await using release = await installRelease("etcd-operator", "namespaced", watched.name);
   console.log(`helm install --wait returned after ${seconds()}`);
-
-  const firstLeader = await readyLeader(installed.namespace, watched.name);
+  const firstLeader = await readyLeader(release);
   console.log(`operator Ready and leading (${firstLeader}) after ${seconds()}`);
-
-  // Through the API server's service proxy, as a scrape through the Service would reach a pod.
-  const metrics = await kubectlOk([
-    "get",
-    "--raw",
-    `/api/v1/namespaces/${installed.namespace}/services/${release}-metrics:metrics/proxy/metrics`,
-  ]);
-  assert.match(metrics, /^process_resident_memory_bytes \d+/m);
+  assert.match(await scrapeThroughService(release), /^process_resident_memory_bytes \d+/m);
 
   await apply(sampleClusterIn(watched.name));
   await waitHealthy(watched.name, 3);
   const members = await memberIds(watched.name);
   console.log(`3 healthy members after ${seconds()}`);
 
-  const before = (await operatorPods(installed.namespace)).map((pod) => pod.name);
+  const before = (await operatorPods(release)).map((pod) => pod.name);
   await underWriter(watched.name, "helm upgrade", async () => {
-    await helm(upgradeArgs(installed.namespace));
-    const leader = await readyLeader(installed.namespace, watched.name);
-    const pods = await operatorPods(installed.namespace);
+    await helm(upgradeArgs(release));
+    const leader = await readyLeader(release);
     assert.ok(!before.includes(leader), `the Deployment rolled: ${before} → ${leader}`);
-    for (const pod of pods) assert.deepEqual(pod.args.slice(-2), ["--log-level", "debug"]);
+    for (const pod of await operatorPods(release)) {
+      assert.deepEqual(pod.args.slice(-2), ["--log-level", "debug"]);
+    }
     await waitHealthy(watched.name, 3);
   });
   assert.deepEqual(await memberIds(watched.name), members, "the upgrade replaced no member");
   console.log(`upgraded and still healthy after ${seconds()}`);
 
-  const logs = await operatorLogs(installed.namespace);
+  const logs = await operatorLogs(release);
   assert.doesNotMatch(logs, /forbidden/i, "the release's Role grants all the operator does");
   const claims = await claimsOf(watched.name);
   assert.equal(claims.length, 3, `one PVC per member: ${claims}`);
-  await helm([
-    "uninstall",
-    release,
-    ...kubeconfigArgs(installed.namespace),
-    "--wait",
-    "--timeout",
-    "2m",
-  ]);
-  // helm waits for the Deployment to go; its pods then stop within their grace period.
-  await kubectlOk([
-    "wait",
-    "--for=delete",
-    "pod",
-    "-n",
-    installed.namespace,
-    "-l",
-    instanceSelector,
-    "--timeout=60s",
-  ]);
-  for (const kind of ["deployments", "replicasets", "pods", "services", "serviceaccounts"]) {
-    assert.deepEqual(await releaseObjects(kind, installed.namespace), [], `${kind} left`);
-  }
-  for (const namespace of [installed.namespace, watched.name]) {
-    assert.deepEqual(await releaseObjects("roles,rolebindings", namespace), [], namespace);
-  }
+  await uninstallCompletely(release);
   console.log(`uninstalled after ${seconds()}`);
 
   // What the operator made is not the release's: the cluster runs on, and deleting it keeps the
@@ -277,4 +312,31 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
     "--timeout=120s",
   ]);
   assert.deepEqual(await claimsOf(watched.name), claims, "the members' PVCs stay");
+});
+
+Deno.test("installed with Helm for the whole cluster: a ClusterRole, the Lease in the release's namespace, and a cluster that becomes healthy", async () => {
+  await using watched = await temporaryNamespace("helm-wide");
+  const seconds = stopwatch();
+  // Not `etcd-operator`: config/rbac's ClusterRole on this cluster has that name.
+  await using release = await installRelease(
+    "etcd-operator-helm-e2e",
+    "cluster-wide",
+    watched.name,
+  );
+  const leader = await readyLeader(release);
+  console.log(`installed, operator Ready and leading (${leader}) after ${seconds()}`);
+  assert.deepEqual(await releaseObjects(release, "clusterroles,clusterrolebindings"), [
+    "clusterrole.rbac.authorization.k8s.io/etcd-operator-helm-e2e",
+    "clusterrolebinding.rbac.authorization.k8s.io/etcd-operator-helm-e2e",
+  ]);
+
+  await apply(sampleClusterIn(watched.name));
+  await waitHealthy(watched.name, 3);
+  console.log(`3 healthy members after ${seconds()}`);
+  const logs = await operatorLogs(release);
+  assert.doesNotMatch(logs, /forbidden/i, "the ClusterRole grants all the operator does");
+
+  await uninstallCompletely(release);
+  console.log(`uninstalled after ${seconds()}`);
+  await kubectlOk(["delete", "etcdcluster", "-n", watched.name, clusterName, "--wait=true"]);
 });
