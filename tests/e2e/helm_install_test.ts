@@ -276,6 +276,17 @@ Deno.test("installed with Helm for one namespace: the release runs a cluster, up
   await waitHealthy(watched.name, 3);
   const members = await memberIds(watched.name);
   console.log(`3 healthy members after ${seconds()}`);
+  const formed = await kubectlOk([
+    "get",
+    "events",
+    "-n",
+    watched.name,
+    "--field-selector",
+    "reason=ClusterFormed",
+    "-o",
+    "name",
+  ]);
+  assert.notEqual(formed.trim(), "", "the operator records Events where it acts");
 
   const before = (await operatorPods(release)).map((pod) => pod.name);
   await underWriter(watched.name, "helm upgrade", async () => {
