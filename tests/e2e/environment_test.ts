@@ -245,18 +245,19 @@ Deno.test("the operator's kubeconfig is allowed what its ClusterRole grants and 
   );
 
   for (
-    const allowed of [["get", "replicasets", "-A"], ["get", "persistentvolumeclaims", "-A"], [
-      "get",
-      "poddisruptionbudgets",
-      "-A",
-    ]]
+    const allowed of [
+      ["get", "replicasets", "-A"],
+      ["get", "persistentvolumeclaims", "-A"],
+      ["get", "poddisruptionbudgets", "-A"],
+      ["get", "nodes"],
+    ]
   ) {
     const result = await asOperator(allowed);
     assert(result.success, `expected ${allowed.join(" ")} to be allowed: ${result.stderr}`);
   }
   const forbidden = [
     ["get", "secrets", "-n", "kube-system"],
-    ["get", "nodes"],
+    ["label", "nodes", "--all", "x=y", "--dry-run=server"],
     ["create", "deployment", "nope", "--image=busybox", "-n", "default"],
     ["create", "clusterrolebinding", "escalate", "--clusterrole=cluster-admin", "--user=nobody"],
     ["delete", "namespace", "objectstores", "--dry-run=server"],
