@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { KubeObject } from "../../../k8s/objects.ts";
 import { resources } from "../../../k8s/resources.ts";
 import { temporaryNamespace } from "../support/cluster.ts";
-import { adminClient, errorKindOf, operatorClient, valueOf } from "./support.ts";
+import { adminClient, errorKindOf, grantClientVerbs, operatorClient, valueOf } from "./support.ts";
 
 interface Service extends KubeObject {
   readonly spec?: {
@@ -23,6 +23,7 @@ function service(namespace: string, name: string, labels: Record<string, string>
 
 Deno.test("the operator creates, reads, patches, applies and deletes a Service", async () => {
   await using namespace = await temporaryNamespace("k8s-client");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   const target = { namespace: namespace.name, name: "peers" };
   const created = valueOf(
@@ -79,6 +80,7 @@ Deno.test("the operator creates, reads, patches, applies and deletes a Service",
 
 Deno.test("refusals come back as values of the right kind, with the server's message", async () => {
   await using namespace = await temporaryNamespace("k8s-errors");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   valueOf(await client.create(resources.services, service(namespace.name, "twice")));
   assert.equal(
@@ -110,6 +112,7 @@ Deno.test("refusals come back as values of the right kind, with the server's mes
 
 Deno.test("a list follows continue tokens until every page is read", async () => {
   await using namespace = await temporaryNamespace("k8s-pages");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   for (let index = 0; index < 5; index++) {
     valueOf(await client.create(resources.services, service(namespace.name, `s-${index}`)));
@@ -158,6 +161,7 @@ function etcdCluster(namespace: string, name: string): Cluster {
 
 Deno.test("the operator writes an EtcdCluster's status only through /status", async () => {
   await using namespace = await temporaryNamespace("k8s-status");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   const target = { namespace: namespace.name, name: "sub" };
   valueOf(await client.create(resources.etcdClusters, etcdCluster(namespace.name, "sub")));

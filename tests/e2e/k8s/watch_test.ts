@@ -6,7 +6,7 @@ import type { KubeObject } from "../../../k8s/objects.ts";
 import { resources } from "../../../k8s/resources.ts";
 import { type WatchClient, Watcher, type WatcherOptions } from "../../../k8s/watch.ts";
 import { temporaryNamespace } from "../support/cluster.ts";
-import { adminClient, eventually, operatorClient, valueOf } from "./support.ts";
+import { adminClient, eventually, grantClientVerbs, operatorClient, valueOf } from "./support.ts";
 
 function service(namespace: string, name: string, labels: Record<string, string> = {}): KubeObject {
   return {
@@ -38,6 +38,7 @@ async function serverNames(client: KubeClient, namespace: string): Promise<strin
 
 Deno.test("a watch sees Services added, changed and deleted, in order", async () => {
   await using namespace = await temporaryNamespace("k8s-watch");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   await using watch = await watching(client, {
     resource: resources.services,
@@ -58,6 +59,7 @@ Deno.test("a watch sees Services added, changed and deleted, in order", async ()
 
 Deno.test("a watch whose connection keeps breaking resumes without missing or repeating events", async () => {
   await using namespace = await temporaryNamespace("k8s-resume");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   // The server ends every watch after a second, and we cut connections ourselves in between.
   await using watch = await watching(client, {
@@ -200,6 +202,7 @@ Deno.test("a 410 for a stale resourceVersion relists and the store matches the s
 
 Deno.test("a watch across all namespaces with a label selector sees only what it selects", async () => {
   await using namespace = await temporaryNamespace("k8s-scope");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   const label = `scope-${crypto.randomUUID().slice(0, 8)}`;
   await using watch = await watching(client, {
@@ -220,6 +223,7 @@ Deno.test("a watch across all namespaces with a label selector sees only what it
 
 Deno.test("a periodic resync re-announces every object", async () => {
   await using namespace = await temporaryNamespace("k8s-resync");
+  await grantClientVerbs(namespace.name);
   using client = await operatorClient();
   valueOf(await client.create(resources.services, service(namespace.name, "steady")));
   await using watch = await watching(client, {
