@@ -6,6 +6,7 @@ import {
   ordinalOf,
   peerLabel,
   podIPClientURL,
+  type URLScheme,
   volumeAnnotation,
   volumeState,
 } from "../member.ts";
@@ -164,6 +165,7 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     clusterName: cluster.metadata.name,
     namespace: cluster.metadata.namespace,
     replicas: cluster.spec.replicas,
+    peerScheme: cluster.spec.tls?.peer ? "https" : "http",
     version: cluster.spec.version,
     serviceExists: gathered.serviceExists,
     disruptionBudget: gathered.disruptionBudgetMinAvailable === undefined
@@ -219,11 +221,12 @@ export function memberClientEndpoint(
   clusterName: string,
   peerName: string,
   pods: readonly PodObject[],
+  scheme: URLScheme = "http",
 ): string | undefined {
-  if (mode === "dns") return clientURL(clusterName, namespace, peerName);
+  if (mode === "dns") return clientURL(clusterName, namespace, peerName, scheme);
   const pod = pods.find((candidate) =>
     candidate.metadata.labels?.[peerLabel] === peerName &&
     !candidate.metadata.deletionTimestamp && candidate.status?.podIP
   );
-  return pod?.status?.podIP ? podIPClientURL(pod.status.podIP) : undefined;
+  return pod?.status?.podIP ? podIPClientURL(pod.status.podIP, scheme) : undefined;
 }

@@ -272,7 +272,7 @@ export function certificateNames(cert: CertificateFacts, name: string): boolean 
 }
 
 /** User-provided Secrets must exist and name every member before any member is rolled onto them. */
-function userProvidedProblems(seen: TLSObservation): string[] {
+export function userProvidedProblems(seen: TLSObservation): string[] {
   const problems: string[] = [];
   const serving = [
     ...(seen.tls.client.kind === "userProvided" ? [seen.tls.client.secretNames[0]] : []),

@@ -35,7 +35,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/*
 Everything the operator may do where it watches. The same rules as config/rbac/role.yaml
-(tests/unit/chart_test.ts compares them): no secrets listing, no cluster-scoped writes.
+(tests/unit/chart_test.ts compares them): Secrets only as TLS needs, no cluster-scoped writes.
 */}}
 {{- define "etcd-operator.rules" -}}
 - apiGroups: [etcd.improbable.io]
@@ -77,10 +77,12 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, update, patch, delete]
-# Object-store credentials named by spec.credentialsSecretRef: read one by name, never list.
+# Object-store credentials named by spec.credentialsSecretRef (read by name), and the TLS
+# Secrets: the operator lists and watches only those it labels plus the user-provided ones each
+# by name (RBAC cannot narrow a list by label); it writes only the certificates it issues.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, list, watch, create, update, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
