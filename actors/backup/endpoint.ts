@@ -5,12 +5,15 @@ import type { PodObject } from "../types.ts";
 import { clusterLabel, peerLabel } from "../member.ts";
 
 export type SnapshotEndpoint =
-  /** Dial this URL: `clusterURL` itself, or with a pod IP in place of its host. */
-  | { readonly kind: "dial"; readonly url: string }
+  /**
+   * Dial this URL: `clusterURL` itself, or with a pod IP in place of its host; `target`: the
+   * member or cluster of ours it names (whose certificates a TLS dial uses).
+   */
+  | { readonly kind: "dial"; readonly url: string; readonly target?: NamedTarget }
   /** The URL names a member or cluster of ours, but no running pod backs it. */
   | { readonly kind: "noPod"; readonly message: string };
 
-interface NamedTarget {
+export interface NamedTarget {
   readonly namespace: string;
   readonly clusterName: string;
   readonly peerName?: string;
@@ -29,12 +32,16 @@ export function snapshotEndpoint(
   backupNamespace: string,
   pods: readonly PodObject[],
 ): SnapshotEndpoint {
-  if (mode === "dns") return { kind: "dial", url: clusterURL };
   let url: URL;
   try {
     url = new URL(clusterURL);
   } catch {
     return { kind: "dial", url: clusterURL };
+  }
+  if (mode === "dns") {
+    const target = namedTargets(url.hostname, backupNamespace)
+      .find((candidate) => candidatesFor(candidate, pods).length > 0);
+    return { kind: "dial", url: clusterURL, ...(target ? { target } : {}) };
   }
   const running = pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status?.podIP);
   for (const target of namedTargets(url.hostname, backupNamespace)) {
@@ -50,7 +57,7 @@ export function snapshotEndpoint(
         message: `no running pod with an IP for ${what} in namespace ${target.namespace}`,
       };
     }
-    return { kind: "dial", url: withHost(url, pod.status?.podIP ?? "") };
+    return { kind: "dial", url: withHost(url, pod.status?.podIP ?? ""), target };
   }
   // Outside the cluster the host's resolver knows no cluster names; asking it would only send the
   // query off the machine, so an unmapped one is reported instead.

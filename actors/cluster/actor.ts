@@ -798,9 +798,24 @@ export function statusPatch(
     const after = current[field];
     // A field we no longer set (no leader while etcd is unreachable) is removed with null.
     if (after === undefined && before !== undefined && before !== null) patch[field] = null;
-    else if (after !== undefined && !isDeepStrictEqual(before, after)) patch[field] = after;
+    else if (after !== undefined && !isDeepStrictEqual(before, after)) {
+      patch[field] = withRemovals(before, after);
+    }
   }
   return Object.keys(patch).length === 0 ? undefined : patch;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A merge patch keeps keys it does not mention: a key of an object field that is gone now (the
+ * `tls.caRotationPhase` of a finished rotation) must be sent as null.
+ */
+function withRemovals(before: unknown, after: unknown): unknown {
+  if (!isPlainObject(before) || !isPlainObject(after)) return after;
+  const removed = Object.keys(before).filter((key) => !(key in after) && before[key] !== null);
+  return { ...after, ...Object.fromEntries(removed.map((key) => [key, null])) };
 }
 
 function membersOf(value: unknown): ClusterStatus["members"] {

@@ -118,9 +118,26 @@ Deno.test("snapshot endpoint outside the cluster: a terminating pod does not cou
   assert.equal(endpoint.kind, "noPod");
 });
 
-Deno.test("snapshot endpoint inside the cluster: the URL is dialled as written", () => {
+Deno.test("snapshot endpoint inside the cluster: the URL is dialled as written, its member named for TLS", () => {
   assert.deepEqual(
     snapshotEndpoint("dns", "http://my-cluster-0.my-cluster:2379", "ns", pods),
-    { kind: "dial", url: "http://my-cluster-0.my-cluster:2379" },
+    {
+      kind: "dial",
+      url: "http://my-cluster-0.my-cluster:2379",
+      target: { namespace: "ns", clusterName: "my-cluster", peerName: "my-cluster-0" },
+    },
+  );
+  assert.deepEqual(
+    snapshotEndpoint("dns", "https://my-cluster-client.ns.svc:2379", "ns", pods).kind === "dial" &&
+      snapshotEndpoint("dns", "https://my-cluster-client.ns.svc:2379", "ns", pods),
+    {
+      kind: "dial",
+      url: "https://my-cluster-client.ns.svc:2379",
+      target: { namespace: "ns", clusterName: "my-cluster" },
+    },
+  );
+  assert.deepEqual(
+    snapshotEndpoint("dns", "https://etcd.example.com:2379", "ns", pods),
+    { kind: "dial", url: "https://etcd.example.com:2379" },
   );
 });

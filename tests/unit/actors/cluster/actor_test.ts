@@ -166,8 +166,18 @@ class World {
       if (!options.subresource) this.calls.push(`patch ${what} ${target.name}`);
       const store = this.#store(resource.plural);
       const found = store.get(`${namespace}/${target.name}`);
+      // A merge patch (RFC 7386), two levels deep (status.tls): objects merge, null removes.
+      const isObject = (value: unknown): value is Record<string, unknown> =>
+        typeof value === "object" && value !== null && !Array.isArray(value);
+      const merge = (into: unknown, patchValue: unknown): unknown =>
+        isObject(patchValue) && isObject(into)
+          ? Object.fromEntries(
+            Object.entries({ ...into, ...patchValue }).filter(([, v]) => v !== null),
+          )
+          : patchValue;
       const status = Object.fromEntries(
-        Object.entries({ ...found.status, ...patch.status }).filter(([, v]) => v !== null),
+        Object.entries({ ...found.status, ...patch.status }).filter(([, v]) => v !== null)
+          .map(([k, v]) => [k, merge(found.status?.[k], v)]),
       );
       const patched = {
         ...found,

@@ -200,3 +200,11 @@ Deno.test("a status patch carries only what changed, and removes a field no long
   assert.equal("selector" in patch, false);
   assert.ok(Array.isArray(patch.conditions));
 });
+
+Deno.test("a status patch removes a key gone from status.tls (a finished CA rotation's phase) with null", () => {
+  const status = clusterStatus(input);
+  const certificates = [{ secretName: "c-tls-ca", role: "ca", notAfter: "2036-01-01T00:00:00Z" }];
+  const before = { ...status, tls: { caRotationPhase: "DroppingOldCA", certificates } };
+  const patch = statusPatch(before, { ...status, tls: { certificates } });
+  assert.deepEqual(patch, { tls: { certificates, caRotationPhase: null } });
+});
