@@ -157,7 +157,10 @@ async function underTLSWriter(namespace: string, label: string, body: () => Prom
  */
 async function grantSecretRules(namespace: string): Promise<void> {
   const role = await Deno.readTextFile(new URL("../../config/rbac/role.yaml", import.meta.url));
-  assert.match(role, /resources: \[secrets\]\n\s+verbs: \[get, list, watch, create, update, delete\]/);
+  assert.match(
+    role,
+    /resources: \[secrets\]\n\s+verbs: \[get, list, watch, create, update, delete\]/,
+  );
   await apply(JSON.stringify({
     apiVersion: "v1",
     kind: "List",
@@ -319,7 +322,8 @@ Deno.test("TLS: operator-issued certificates, rotated under load, scaled and upg
         spec: {
           source: { clusterURL: `https://${clusterName}-client.${ns}.svc:2379` },
           destination: {
-            objectURLTemplate: `s3://${s3.bucket}/${key}?endpoint=${s3.endpoint}&region=${s3.region}`,
+            objectURLTemplate:
+              `s3://${s3.bucket}/${key}?endpoint=${s3.endpoint}&region=${s3.region}`,
           },
           credentialsSecretRef: { name: "minio" },
         },
@@ -344,7 +348,8 @@ Deno.test("TLS: operator-issued certificates, rotated under load, scaled and upg
         metadata: { name: "tls-restore", namespace: ns },
         spec: {
           source: {
-            objectURL: `s3://${s3.bucket}/${key}?endpoint=${s3.inClusterEndpoint}&region=${s3.region}`,
+            objectURL:
+              `s3://${s3.bucket}/${key}?endpoint=${s3.inClusterEndpoint}&region=${s3.region}`,
           },
           credentialsSecretRef: { name: "minio" },
           clusterTemplate: { clusterName: "restored", spec: source?.spec },
@@ -432,22 +437,29 @@ Deno.test("TLS: operator-issued certificates, rotated under load, scaled and upg
       await secret("byo-server", second);
       await secret("byo-peer", second);
       const digest = await tlsDigest([second, second]);
-      await eventually("every byo member restarted onto the new certificate", async () => {
-        const pods = await getJson<{ items: Pod[] }>([
-          "pods",
-          "-n",
-          ns,
-          "-l",
-          `etcd.improbable.io/cluster-name=${byo}`,
-        ]);
-        const rolled = (pods?.items ?? []).filter((pod) =>
-          pod.metadata.annotations?.["etcd.improbable.io/tls-digest"] === digest &&
-          pod.status?.containerStatuses?.every((container) => container.state?.running)
-        );
-        const cluster = await getJson<Phased>(["etcdcluster", "-n", ns, byo]);
-        return rolled.length === 3 && cluster?.status?.readyReplicas === 3;
-      }, Boolean, 300);
-      console.log(`user-provided Secrets rolled in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      await eventually(
+        "every byo member restarted onto the new certificate",
+        async () => {
+          const pods = await getJson<{ items: Pod[] }>([
+            "pods",
+            "-n",
+            ns,
+            "-l",
+            `etcd.improbable.io/cluster-name=${byo}`,
+          ]);
+          const rolled = (pods?.items ?? []).filter((pod) =>
+            pod.metadata.annotations?.["etcd.improbable.io/tls-digest"] === digest &&
+            pod.status?.containerStatuses?.every((container) => container.state?.running)
+          );
+          const cluster = await getJson<Phased>(["etcdcluster", "-n", ns, byo]);
+          return rolled.length === 3 && cluster?.status?.readyReplicas === 3;
+        },
+        Boolean,
+        300,
+      );
+      console.log(
+        `user-provided Secrets rolled in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      );
     });
   } catch (error) {
     console.log(operator.logs().split("\n").slice(-60).join("\n"));
