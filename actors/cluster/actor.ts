@@ -343,6 +343,7 @@ async function reconcile(
     etcd?.clusterVersion,
     onWritten,
     tlsSeen,
+    certificatesActivity(pass),
   );
   if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
     state.statusAhead = { status: written, written: lastWrite, older };
@@ -413,6 +414,32 @@ interface ActContext {
   readonly etcd: EtcdAccess;
   readonly tls: ResolvedTLS;
   readonly secretText: (name: string) => SecretContentView | undefined;
+}
+
+/** What the certificates' part of a pass does, for the Progressing condition. */
+function certificatesActivity(pass: PassPlan): string | undefined {
+  if (pass.kind === "secrets") {
+    return `writing TLS Secrets: ${
+      pass.steps.map((step) =>
+        step.kind === "issueLeaf"
+          ? step.issue.secretName
+          : step.kind === "updateTrust"
+          ? step.secretName
+          : step.kind
+      ).join(", ")
+    }`;
+  }
+  if (pass.kind !== "roll") return undefined;
+  switch (pass.step.kind) {
+    case "restartMember":
+      return `restarting ${pass.step.peerName} onto new TLS material (${pass.step.reason})`;
+    case "promoteNextCA":
+      return "CA rotation: the new CA starts signing (ReissuingFromNewCA)";
+    case "dropPreviousCA":
+      return "CA rotation: the old CA is dropped (DroppingOldCA)";
+    default:
+      return pass.step.kind;
+  }
 }
 
 /** The digest a member's running pod started with: "" for one started without; undefined: none runs. */
@@ -748,6 +775,7 @@ async function writeStatus(
   clusterVersion: string | undefined,
   onWritten: (resourceVersion: string) => void,
   tlsSeen?: TLSObservation,
+  certificates?: string,
 ): Promise<StatusRecord> {
   const previousVersion = typeof previous.clusterVersion === "string"
     ? previous.clusterVersion
@@ -761,6 +789,7 @@ async function writeStatus(
     previousMembers: membersOf(previous.members),
     previous: previous.conditions ?? [],
     now: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    ...(certificates ? { certificates } : {}),
   });
   const tls = tlsSeen ? tlsStatus(tlsSeen) : undefined;
   const patch = statusPatch(previous, tls ? { ...status, tls } : status);

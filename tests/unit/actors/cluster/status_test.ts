@@ -208,3 +208,14 @@ Deno.test("a status patch removes a key gone from status.tls (a finished CA rota
   const patch = statusPatch(before, { ...status, tls: { certificates } });
   assert.deepEqual(patch, { tls: { certificates, caRotationPhase: null } });
 });
+
+Deno.test("a member restarted onto new certificates shows as Progressing: RotatingCertificates", () => {
+  const status = clusterStatus({
+    ...input,
+    certificates: "restarting c-2 onto new TLS material (its TLS Secrets changed)",
+  });
+  const progressing = condition(status.conditions, "Progressing");
+  assert.equal(progressing?.status, "True");
+  assert.equal(progressing?.reason, "RotatingCertificates");
+  assert.match(progressing?.message ?? "", /restarting c-2/);
+});
