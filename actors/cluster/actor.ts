@@ -471,7 +471,9 @@ async function actOnTLS(
   };
   const steps: readonly TLSStep[] = pass.kind === "secrets" ? pass.steps : [pass.step];
   for (const step of steps) {
-    // The retry state keys on a step's kind and fields; a TLS step is keyed the same way.
+    // The retry state knows cluster steps only: every certificate step is keyed as one ("wait"
+    // never fails as a cluster step), so a failing one backs off the certificates' part of the
+    // pass as a whole, and the cluster's own steps keep their own backoff.
     const asClusterStep = { kind: "wait", reason: `tls:${step.kind}` } as const;
     const heldBack = heldBackMs(state.retry, asClusterStep, Date.now());
     if (heldBack !== undefined) return heldBack;
