@@ -28,6 +28,7 @@ import {
 } from "./runtime/mod.ts";
 import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
 import type { TenancySettings } from "./tenancy.ts";
+import { namedSecretKeys, TLSSecretWatches } from "./tls_secrets.ts";
 import {
   type EtcdBackupObject,
   type EtcdBackupScheduleObject,
@@ -106,6 +107,16 @@ export function startManager(options: ManagerOptions): Manager {
   };
   // Cluster-scoped: whether a member's node still runs it. Not part of the actors' readiness
   // gate (members can be judged without their nodes), but part of the manager's `synced`.
+  // The TLS Secrets: the operator's own by label, the user-provided ones each by name.
+  const tlsSecrets = new TLSSecretWatches(options.kube, options.namespace, log, (event) => {
+    byLabels(event as WatcherEvent<KubeObject>);
+    const { namespace, name } = event.object.metadata;
+    for (const cluster of watchers.clusters.store.list()) {
+      if (namedSecretKeys([cluster]).has(`${namespace}/${name}`)) {
+        toCluster(cluster.metadata.namespace, cluster.metadata.name);
+      }
+    }
+  });
   const nodeWatcher = options.watchNodes === false
     ? undefined
     : new Watcher<NodeObject>(options.kube, { resource: resources.nodes, log });
@@ -126,6 +137,7 @@ export function startManager(options: ManagerOptions): Manager {
     replicaSets: watchers.replicaSets.store,
     volumeClaims: watchers.volumeClaims.store,
     nodes: nodeWatcher?.store,
+    secrets: tlsSecrets.store,
   };
   // No cluster or peer actor plans before every watch it reads has listed (a fresh leader's
   // empty cache is not "nothing exists"); false if the watches stop before that.
@@ -138,6 +150,7 @@ export function startManager(options: ManagerOptions): Manager {
       watchers.pods,
       watchers.replicaSets,
       watchers.volumeClaims,
+      tlsSecrets.owned,
     ].map((watcher) => (watcher as Watcher<KubeObject>).synced()),
   ).then(() => true, () => false);
   const clusterDeps = {
@@ -174,6 +187,7 @@ export function startManager(options: ManagerOptions): Manager {
   };
 
   watchers.clusters.addHandler((event) => {
+    tlsSecrets.follow(watchers.clusters.store.list());
     const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
     if (event.type === "deleted") void clusters.stop(key, { drain: false });
     else clusters.getOrSpawn(key).send(reconcile);
@@ -209,15 +223,17 @@ export function startManager(options: ManagerOptions): Manager {
   });
   routeBackups(supervisor, watchers, options);
   routeRestores(supervisor, watchers, options);
-  const all = [...Object.values(watchers), ...(nodeWatcher ? [nodeWatcher] : [])] as Watcher<
-    KubeObject
-  >[];
+  const all = [
+    ...Object.values(watchers),
+    tlsSecrets.owned,
+    ...(nodeWatcher ? [nodeWatcher] : []),
+  ] as Watcher<KubeObject>[];
   for (const watcher of all) watcher.start();
   return {
     synced: Promise.all(all.map((watcher) => watcher.synced())).then(() => {}),
     secondsSinceLastEvent: () => Math.max(...all.map((watcher) => watcher.secondsSinceLastEvent())),
     async stop() {
-      await Promise.all(all.map((watcher) => watcher.stop()));
+      await Promise.all([...all.map((watcher) => watcher.stop()), tlsSecrets.stop()]);
       options.log.debug("watches stopped");
       await supervisor.stop({ drain: false });
     },

@@ -99,12 +99,22 @@ export const tlsSecretNames = {
 } as const;
 
 /** The peer URL the member advertises and the membership API knows it by. */
-export function peerURL(clusterName: string, namespace: string, name: string): string {
-  return peerURLOfHost(peerHost(clusterName, namespace, name));
+export function peerURL(
+  clusterName: string,
+  namespace: string,
+  name: string,
+  scheme: URLScheme = "http",
+): string {
+  return peerURLOfHost(peerHost(clusterName, namespace, name), scheme);
 }
 
-export function clientURL(clusterName: string, namespace: string, name: string): string {
-  return clientURLOfHost(peerHost(clusterName, namespace, name));
+export function clientURL(
+  clusterName: string,
+  namespace: string,
+  name: string,
+  scheme: URLScheme = "http",
+): string {
+  return clientURLOfHost(peerHost(clusterName, namespace, name), scheme);
 }
 
 /**

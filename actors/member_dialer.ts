@@ -4,6 +4,7 @@ import type { KubeClient } from "../k8s/client.ts";
 import { type ForwardCounts, type ForwardTransport, PortForwarder } from "../k8s/portforward.ts";
 import { resources } from "../k8s/resources.ts";
 import type { Logger } from "../observability/log.ts";
+import type { URLScheme } from "./member.ts";
 import {
   type AccessFacts,
   decideAccess,
@@ -65,9 +66,13 @@ export function memberClientEndpoint(
   clusterName: string,
   peerName: string,
   pods: readonly PodObject[],
+  scheme: URLScheme = "http",
 ): string | undefined {
   const route = memberRoute(access.mode, namespace, clusterName, peerName, pods);
-  return route ? access.urlOf(route) : undefined;
+  if (!route) return undefined;
+  // A forward is a plain TCP tunnel: TLS runs through it as it would to the pod itself.
+  const url = access.urlOf(route);
+  return scheme === "https" ? url.replace(/^http:/, "https:") : url;
 }
 
 /** One TCP connect to `ip:port` with a deadline; a refusal proves the address is routed. */

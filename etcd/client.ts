@@ -1,4 +1,5 @@
 // etcd3 clients for a set of endpoints or for exactly one member, with a deadline on every call.
+import { Buffer } from "node:buffer";
 import { Etcd3, type IOptions } from "etcd3";
 import type { Member } from "./observation.ts";
 
@@ -7,8 +8,31 @@ export const defaultCallTimeoutMs = 5_000;
 export interface ClientOptions {
   /** How long one call may take, its retries included. */
   readonly callTimeoutMs?: number;
-  /** TLS material, handed to etcd3 as is (endpoints are then `https://`). */
-  readonly credentials?: IOptions["credentials"];
+  /** The client certificate and trust bundle for `https://` endpoints. */
+  readonly tls?: ClientTLS;
+}
+
+/** What a client presents and trusts over TLS. PEM text; never logged. */
+export interface ClientTLS {
+  /** The trust bundle: the CAs whose members' certificates are accepted. */
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /**
+   * The name the member's certificate carries when the endpoint is a pod IP: TLS to an IP fails
+   * under Deno (NOTES.md), so the connection verifies this name instead.
+   */
+  readonly serverName?: string;
+}
+
+function credentialsOf(tls: ClientTLS | undefined): IOptions["credentials"] {
+  if (!tls) return undefined;
+  const encoder = new TextEncoder();
+  return {
+    rootCertificate: Buffer.from(encoder.encode(tls.ca)),
+    certChain: Buffer.from(encoder.encode(tls.cert)),
+    privateKey: Buffer.from(encoder.encode(tls.key)),
+  };
 }
 
 /**
@@ -66,16 +90,21 @@ export function observeOpenClients(observer: (open: number) => void): void {
 export class EtcdClient implements Disposable {
   readonly etcd: Etcd3;
   readonly callTimeoutMs: number;
+  /** Its TLS material, for the `/version` probe next to the gRPC API. */
+  readonly tls: ClientTLS | undefined;
   #closed = false;
 
   constructor(readonly endpoints: readonly string[], options: ClientOptions = {}) {
     const callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
     this.callTimeoutMs = callTimeoutMs;
+    this.tls = options.tls;
     this.etcd = new Etcd3({
       hosts: [...endpoints],
-      credentials: options.credentials,
+      credentials: credentialsOf(options.tls),
       faultHandling: { host: noCircuitBreaker },
-      grpcOptions: grpcChannelOptions,
+      grpcOptions: options.tls?.serverName
+        ? { ...grpcChannelOptions, "grpc.ssl_target_name_override": options.tls.serverName }
+        : grpcChannelOptions,
       // A safety net for calls made without callOptions(): etcd3 sets no deadline by itself.
       defaultCallOptions: (context) =>
         context.isStream ? {} : { deadline: Date.now() + callTimeoutMs },

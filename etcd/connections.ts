@@ -7,12 +7,16 @@
 import type { EtcdErrorKind } from "./errors.ts";
 import {
   type ClientOptions,
+  type ClientTLS,
   type EtcdClient,
   MemberClient,
   withClient,
   withinBound,
   withMemberClient,
 } from "./client.ts";
+
+/** The name an endpoint's certificate carries, when the endpoint itself is not that name. */
+export type ServerNameOf = (endpoint: string) => string | undefined;
 
 /** How the etcd layer gets a client for a use: one-off, or from an owner's connections. */
 export interface ClientProvider {
@@ -69,6 +73,8 @@ export interface ConnectionsOptions extends ClientOptions {
  */
 export class EtcdConnections implements ClientProvider, Disposable {
   readonly #options: ClientOptions;
+  /** The TLS material new clients get, and the server name each endpoint's certificate has. */
+  #tls: { readonly material: ClientTLS; readonly serverNameOf: ServerNameOf } | undefined;
   readonly #policy: ConnectionPolicy;
   readonly #now: () => number;
   readonly #members = new Map<string, Held>();
@@ -80,7 +86,8 @@ export class EtcdConnections implements ClientProvider, Disposable {
   #closed = false;
 
   constructor(options: ConnectionsOptions = {}) {
-    this.#options = { callTimeoutMs: options.callTimeoutMs, credentials: options.credentials };
+    this.#options = { callTimeoutMs: options.callTimeoutMs };
+    this.#tls = options.tls ? { material: options.tls, serverNameOf: () => undefined } : undefined;
     this.#policy = options.policy ?? defaultConnectionPolicy;
     this.#now = options.now ?? Date.now;
   }
@@ -88,6 +95,20 @@ export class EtcdConnections implements ClientProvider, Disposable {
   /** Clients held now (one HTTP/2 session each). */
   get size(): number {
     return this.#members.size;
+  }
+
+  /**
+   * The TLS material clients use from now on (undefined: plain HTTP). When it changes (a renewed
+   * operator certificate, a new trust bundle) every client is closed, so the next use dials with
+   * the new material; unchanged material keeps them.
+   */
+  useTLS(material: ClientTLS | undefined, serverNameOf: ServerNameOf = () => undefined): void {
+    const before = this.#tls?.material;
+    const same = before === material ||
+      (before !== undefined && material !== undefined && before.ca === material.ca &&
+        before.cert === material.cert && before.key === material.key);
+    this.#tls = material ? { material, serverNameOf } : undefined;
+    if (!same) this.release();
   }
 
   /**
@@ -139,7 +160,13 @@ export class EtcdConnections implements ClientProvider, Disposable {
     let held = this.#members.get(endpoint);
     if (!held) {
       if (this.#closed) throw new Error("etcd connections are closed");
-      held = { client: new MemberClient(endpoint, this.#options), incarnation, failures: 0 };
+      const tls = this.#tls &&
+        { ...this.#tls.material, serverName: this.#tls.serverNameOf(endpoint) };
+      held = {
+        client: new MemberClient(endpoint, { ...this.#options, ...(tls ? { tls } : {}) }),
+        incarnation,
+        failures: 0,
+      };
       this.#members.set(endpoint, held);
     }
     return await this.#use(held, endpoint, use);

@@ -1,8 +1,10 @@
 // Observes an etcd cluster: member list, alarms, and a Status + read + /version probe per member.
 import type { IMember } from "etcd3";
+import { request as httpsRequest } from "node:https";
 import {
   advertisedEndpoint,
   type ClientOptions,
+  type ClientTLS,
   defaultCallTimeoutMs,
   type EtcdClient,
   type MemberClient,
@@ -98,16 +100,21 @@ async function probeWith(client: MemberClient, isLearner: boolean): Promise<RawM
     isLearner
       ? undefined
       : attempt(() => client.etcd.get("health").options(client.callOptions()).exec(), "range"),
-    attempt(() => fetchVersion(client.endpoint, client.callTimeoutMs), "version"),
+    attempt(() => fetchVersion(client.endpoint, client.callTimeoutMs, client.tls), "version"),
   ]);
   return { status, read, version };
 }
 
-/** `/version` is plain HTTP next to the gRPC API; it is the only place showing the cluster version. */
-async function fetchVersion(
+/**
+ * `/version` is HTTP next to the gRPC API (HTTPS with the client certificate when the client port
+ * has TLS); it is the only place showing the cluster version.
+ */
+export async function fetchVersion(
   endpoint: string,
   timeoutMs = defaultCallTimeoutMs,
+  tls?: ClientTLS,
 ): Promise<VersionResponse> {
+  if (tls) return await getJsonOverTLS(new URL("/version", endpoint), tls, timeoutMs);
   const response = await fetch(new URL("/version", endpoint), {
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -116,4 +123,47 @@ async function fetchVersion(
     throw new Error(`GET ${endpoint}/version: HTTP ${response.status}`);
   }
   return await response.json() as VersionResponse;
+}
+
+/**
+ * GET over HTTPS with a client certificate, verifying the member by `serverName` when the URL's
+ * host is a pod IP. node:https rather than fetch: fetch cannot verify a name other than the host.
+ */
+function getJsonOverTLS<T>(url: URL, tls: ClientTLS, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const request = httpsRequest({
+      host: url.hostname,
+      port: Number(url.port || 443),
+      path: url.pathname,
+      method: "GET",
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      servername: tls.serverName ?? url.hostname,
+      agent: false,
+      timeout: timeoutMs,
+    }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => body += chunk);
+      response.on("end", () => {
+        if (response.statusCode !== 200) {
+          reject(new Error(`GET ${url}: HTTP ${response.statusCode}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (error) {
+          reject(error);
+        }
+      });
+      response.on("error", reject);
+    });
+    request.on(
+      "timeout",
+      () => request.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)),
+    );
+    request.on("error", reject);
+    request.end();
+  });
 }

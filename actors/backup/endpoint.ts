@@ -12,14 +12,28 @@ import {
 } from "../tenancy.ts";
 
 export type SnapshotEndpoint =
-  /** Dial this URL: a member pod's IP in place of the host, or an allowed external URL. */
-  | { readonly kind: "dial"; readonly url: string }
+  /**
+   * Dial this URL: a member pod's IP in place of the host, or an allowed external URL; `target`:
+   * the member or cluster of ours it names (whose certificates a TLS dial uses).
+   */
+  | { readonly kind: "dial"; readonly url: string; readonly target?: NamedTarget }
   /** Reach `port` of this pod through the API server's port-forward. */
-  | { readonly kind: "forward"; readonly pod: PodRef; readonly port: number }
+  | {
+    readonly kind: "forward";
+    readonly pod: PodRef;
+    readonly port: number;
+    readonly target: NamedTarget;
+  }
   /** The URL names a member or cluster of this namespace, but no running pod backs it. */
   | { readonly kind: "noPod"; readonly message: string }
   /** Outside the backup's namespace (actors/tenancy.ts): nothing is dialled. */
   | TenancyRefusal;
+
+export interface NamedTarget {
+  readonly namespace: string;
+  readonly clusterName: string;
+  readonly peerName?: string;
+}
 
 /**
  * In-cluster or not, a name of ours is dialled as the IP of a pod seen in the backup's namespace
@@ -57,7 +71,12 @@ export function snapshotEndpoint(
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     const route = podRoute(mode, pod, url, port);
     if (!route) continue;
-    return route.kind === "url" ? { kind: "dial", url: route.url } : route;
+    const target: NamedTarget = {
+      namespace: backupNamespace,
+      clusterName: reading.clusterName,
+      ...(reading.peerName === undefined ? {} : { peerName: reading.peerName }),
+    };
+    return route.kind === "url" ? { kind: "dial", url: route.url, target } : { ...route, target };
   }
   const names = judged.readings.map((reading) =>
     reading.peerName

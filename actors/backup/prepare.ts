@@ -14,7 +14,12 @@ import {
 import type { MemberAccess } from "../member_dialer.ts";
 import type { EtcdBackupObject, PodObject, SecretObject } from "../types.ts";
 import { judgeCredentials, strictTenancy, type TenancySettings } from "../tenancy.ts";
-import { snapshotEndpoint } from "./endpoint.ts";
+import { type NamedTarget, snapshotEndpoint } from "./endpoint.ts";
+import type { ClientTLS } from "../../etcd/client.ts";
+import type { EtcdClusterObject } from "../types.ts";
+import { clientServiceName, peerHost } from "../member.ts";
+import { clientMaterial, decodeSecret, operatorClientSecret } from "../tls/observe.ts";
+import { resolveTLS } from "../tls/settings.ts";
 import {
   type BackupFailure,
   credentialsFailure,
@@ -36,6 +41,8 @@ export interface PreparedBackup {
   readonly endpoint: string;
   /** Stored with the object: which EtcdBackup wrote it (see `writerMetadata`). */
   readonly metadata: ObjectMetadata;
+  /** For an `https://` cluster of ours: the operator's client certificate for it. */
+  readonly tls?: ClientTLS;
 }
 
 /** The object metadata key naming the uid of the EtcdBackup that wrote the object. */
@@ -118,6 +125,10 @@ export async function prepareBackup(
   if (credentials.kind === "failed") {
     return { kind: "failed", failure: credentials.failure, objectURL };
   }
+  const tls = clusterURL.startsWith("https:") && endpoint.target
+    ? await readClusterTLS(endpoint.target, deps)
+    : undefined;
+  if (tls?.kind === "retry") return tls;
   return {
     kind: "ready",
     backup: {
@@ -129,8 +140,54 @@ export async function prepareBackup(
         ? endpoint.url
         : deps.memberAccess.urlOf({ kind: "forward", pod: endpoint.pod, port: endpoint.port }),
       metadata: writerMetadata(backup),
+      ...(tls?.kind === "ready" ? { tls: tls.tls } : {}),
     },
   };
+}
+
+/**
+ * The operator's client certificate for one of its TLS clusters, verifying the member (or the
+ * client Service) by the name its certificate has, whatever host the URL spells. A cluster
+ * without client TLS, or not ours, is dialled without one.
+ */
+async function readClusterTLS(
+  target: NamedTarget,
+  deps: PrepareDeps,
+): Promise<
+  { readonly kind: "ready"; readonly tls: ClientTLS } | { readonly kind: "none" } | {
+    readonly kind: "retry";
+    readonly message: string;
+  }
+> {
+  const cluster = await deps.kube.get<EtcdClusterObject>(resources.etcdClusters, {
+    namespace: target.namespace,
+    name: target.clusterName,
+  });
+  if (!cluster.ok) {
+    return cluster.error.kind === "transient"
+      ? { kind: "retry", message: cluster.error.message }
+      : { kind: "none" };
+  }
+  const secretName = operatorClientSecret(
+    resolveTLS(cluster.value.spec.tls),
+    target.clusterName,
+  );
+  if (!secretName) return { kind: "none" };
+  const secret = await deps.kube.get<SecretObject>(resources.secrets, {
+    namespace: target.namespace,
+    name: secretName,
+  });
+  const material = secret.ok ? clientMaterial(decodeSecret(secret.value)) : undefined;
+  if (!material) {
+    return {
+      kind: "retry",
+      message: `Secret ${target.namespace}/${secretName} holds no client certificate yet`,
+    };
+  }
+  const serverName = target.peerName
+    ? peerHost(target.clusterName, target.namespace, target.peerName)
+    : `${clientServiceName(target.clusterName)}.${target.namespace}.svc`;
+  return { kind: "ready", tls: { ...material, serverName } };
 }
 
 export type CredentialsRead =

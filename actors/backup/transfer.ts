@@ -45,6 +45,7 @@ export async function transferSnapshot(
     rearm();
     const snapshot = await streamSnapshot(backup.endpoint, both, {
       callTimeoutMs: options.connectTimeoutMs ?? defaultConnectTimeoutMs,
+      ...(backup.tls ? { tls: backup.tls } : {}),
     });
     if (signal.aborted) {
       if (snapshot.ok) await snapshot.value.stream.cancel().catch(() => {});

@@ -17,9 +17,18 @@ import {
   type PodDisruptionBudgetObject,
   type PodObject,
   quorumRecoveryAnnotation,
+  type SecretObject,
 } from "../types.ts";
 import type { Failpoint } from "../failpoints.ts";
-import { clusterLabel, memberPeerName, peerLabel } from "../member.ts";
+import {
+  clientServiceName,
+  clusterLabel,
+  memberPeerName,
+  peerHost,
+  peerLabel,
+  tlsSecretNames,
+  type URLScheme,
+} from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
 import { nodeState, podsToForceDelete } from "../node_health.ts";
 import { formatQuorumRecovery } from "./quorum.ts";
@@ -27,7 +36,21 @@ import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etc
 import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
 import { clusterObservation } from "./observe.ts";
 import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
-import { etcdContainerName } from "../peer/resources.ts";
+import { etcdContainerName, tlsDigestAnnotation } from "../peer/resources.ts";
+import { type ResolvedTLS, resolveTLS } from "../tls/settings.ts";
+import {
+  clientMaterial,
+  decodeSecret,
+  desiredDigest,
+  memberSecrets,
+  operatorClientSecret,
+  type SecretContentView,
+  tlsObservation,
+} from "../tls/observe.ts";
+import { planTLS, type TLSObservation, type TLSStep, userProvidedProblems } from "../tls/plan.ts";
+import { tlsStatus } from "../tls/status.ts";
+import { type PassPlan, planPass, tlsMembers } from "./tls_plan.ts";
+import { actOnSecretStep, restartMember, type TLSActContext } from "./tls_act.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
 import { type ClusterStatus, clusterStatus, type Condition, evenReplicasAdvice } from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
@@ -45,10 +68,15 @@ export interface ClusterStores {
   readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
   /** Absent when nodes are not watched: members are then judged without their nodes. */
   readonly nodes?: StoreReader<NodeObject>;
+  /** The TLS Secrets: the operator's own (by label) and the user-provided ones (by name). */
+  readonly secrets?: StoreReader<SecretObject>;
 }
 
 /** The API calls the cluster actor makes. */
-export type ClusterKube = Pick<KubeClient, "create" | "delete" | "mergePatch" | "apply" | "get">;
+export type ClusterKube = Pick<
+  KubeClient,
+  "create" | "delete" | "mergePatch" | "apply" | "get" | "replace"
+>;
 
 export interface ClusterActorDeps {
   readonly kube: ClusterKube;
@@ -66,7 +94,8 @@ export interface ClusterActorDeps {
   /** How long a member's pod may stay unschedulable before the member is replaced. */
   readonly replaceAfterMs?: number;
   readonly failpoint?: Failpoint;
-  readonly onStep?: (step: ClusterStep["kind"], outcome: "ok" | "failed", seconds: number) => void;
+  /** `step`: a ClusterStep's kind, or `tls:` and a TLSStep's kind. */
+  readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
   readonly random?: () => number;
 }
 
@@ -166,6 +195,7 @@ function memberAddresses(
   peers: readonly EtcdPeerObject[],
   pods: readonly PodObject[],
   access: MemberAccess,
+  scheme: URLScheme,
 ) {
   const { namespace, name } = cluster.metadata;
   const running = new Map<string, PodObject>();
@@ -175,14 +205,18 @@ function memberAddresses(
   }
   const endpointOf = (peerName: string) =>
     running.has(peerName)
-      ? memberClientEndpoint(access, namespace, name, peerName, pods)
+      ? memberClientEndpoint(access, namespace, name, peerName, pods, scheme)
       : undefined;
   const incarnations = new Map<string, string>();
+  /** The name each endpoint's certificate carries (the member's DNS name, also for a pod IP). */
+  const serverNames = new Map<string, string>();
   for (const peer of peers) {
     const endpoint = endpointOf(peer.metadata.name);
-    if (endpoint) incarnations.set(endpoint, running.get(peer.metadata.name)!.metadata.uid);
+    if (!endpoint) continue;
+    incarnations.set(endpoint, running.get(peer.metadata.name)!.metadata.uid);
+    serverNames.set(endpoint, peerHost(name, namespace, peer.metadata.name));
   }
-  return { endpointOf, incarnations, endpoints: [...incarnations.keys()] };
+  return { endpointOf, incarnations, serverNames, endpoints: [...incarnations.keys()] };
 }
 
 function etcdRunning(pod: PodObject): boolean {
@@ -213,13 +247,23 @@ async function reconcile(
   const claims = deps.stores.volumeClaims.list().filter((claim) =>
     claim.metadata.namespace === namespace && claim.metadata.labels?.[clusterLabel] === name
   );
-  const { endpointOf, incarnations, endpoints } = memberAddresses(
+  const tls = resolveTLS(cluster.spec.tls);
+  const secretText = (secretName: string) =>
+    decodeSecret(deps.stores.secrets?.get(`${namespace}/${secretName}`));
+  const { endpointOf, incarnations, serverNames, endpoints } = memberAddresses(
     cluster,
     peers,
     pods,
     deps.memberAccess,
+    tls.client.kind === "off" ? "http" : "https",
   );
   state.etcd.retain(incarnations);
+  // The operator's own certificate; renewed or re-trusted material replaces the clients.
+  const operatorSecret = operatorClientSecret(tls, name);
+  state.etcd.useTLS(
+    operatorSecret ? clientMaterial(secretText(operatorSecret)) : undefined,
+    (endpoint) => serverNames.get(endpoint),
+  );
   const memberEndpoint = (member: Member) => {
     const peerName = memberPeerName(name, { name: member.name, peerURL: member.peerURLs[0] ?? "" });
     return peerName === undefined ? undefined : endpointOf(peerName);
@@ -237,19 +281,36 @@ async function reconcile(
     replaceAfterMs: deps.replaceAfterMs ?? defaultReplaceAfterMs,
     nodes: deps.stores.nodes?.list().map(nodeState),
     serviceExists: deps.stores.services.get(`${namespace}/${name}`) !== undefined &&
-      deps.stores.services.get(`${namespace}/${name}-client`) !== undefined,
+      deps.stores.services.get(`${namespace}/${clientServiceName(name)}`) !== undefined,
     disruptionBudgetMinAvailable: typeof budget?.spec?.minAvailable === "number"
       ? budget.spec.minAvailable
       : undefined,
     etcd,
   });
-  const steps = planCluster(seen);
+  const clusterSteps = planCluster(seen);
+  const tlsSeen = tls.client.kind === "off" && tls.peer.kind === "off"
+    ? undefined
+    : await tlsObservation({
+      now: new Date(),
+      clusterName: name,
+      namespace,
+      tls,
+      members: tlsMembers(seen, clusterSteps, (peerName) => runningDigest(pods, peerName)),
+      secret: secretText,
+    });
+  const pass = tlsSeen
+    ? planPass(seen, clusterSteps, planTLS(tlsSeen), userProvidedProblems(tlsSeen))
+    : { kind: "cluster" as const, steps: clusterSteps };
+  // Conditions describe the cluster's own steps, whatever the certificates do meanwhile.
+  const steps = pass.kind === "cluster" ? pass.steps : clusterSteps;
   const context: ActContext = {
     cluster,
     deps,
     endpoints,
     memberEndpoint,
     etcd: state.etcd,
+    tls,
+    secretText,
   };
   let written: StatusRecord = cluster.status ?? {};
   const older = new Set(state.statusAhead?.older ?? []);
@@ -271,10 +332,23 @@ async function reconcile(
       steps,
       etcd?.clusterVersion,
       onWritten,
+      tlsSeen,
     );
   }
-  const delay = await actOn(steps, context, state, log);
-  written = await writeStatus(cluster, written, deps, seen, steps, etcd?.clusterVersion, onWritten);
+  const delay = pass.kind === "cluster"
+    ? await actOn(steps, context, state, log)
+    : await actOnTLS(pass, context, state, log);
+  written = await writeStatus(
+    cluster,
+    written,
+    deps,
+    seen,
+    steps,
+    etcd?.clusterVersion,
+    onWritten,
+    tlsSeen,
+    certificatesActivity(pass),
+  );
   if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
     state.statusAhead = { status: written, written: lastWrite, older };
   }
@@ -346,6 +420,102 @@ interface ActContext {
   readonly endpoints: readonly string[];
   readonly memberEndpoint: MemberEndpoint;
   readonly etcd: EtcdAccess;
+  readonly tls: ResolvedTLS;
+  readonly secretText: (name: string) => SecretContentView | undefined;
+}
+
+/** What the certificates' part of a pass does, for the Progressing condition. */
+function certificatesActivity(pass: PassPlan): string | undefined {
+  if (pass.kind === "secrets") {
+    return `writing TLS Secrets: ${
+      pass.steps.map((step) =>
+        step.kind === "issueLeaf"
+          ? step.issue.secretName
+          : step.kind === "updateTrust"
+          ? step.secretName
+          : step.kind
+      ).join(", ")
+    }`;
+  }
+  if (pass.kind !== "roll") return undefined;
+  switch (pass.step.kind) {
+    case "restartMember":
+      return `restarting ${pass.step.peerName} onto new TLS material (${pass.step.reason})`;
+    case "promoteNextCA":
+      return "CA rotation: the new CA starts signing (ReissuingFromNewCA)";
+    case "dropPreviousCA":
+      return "CA rotation: the old CA is dropped (DroppingOldCA)";
+    default:
+      return pass.step.kind;
+  }
+}
+
+/** The digest a member's running pod started with: "" for one started without; undefined: none runs. */
+function runningDigest(pods: readonly PodObject[], peerName: string): string | undefined {
+  const pod = pods.find((candidate) =>
+    candidate.metadata.labels?.[peerLabel] === peerName && !candidate.metadata.deletionTimestamp &&
+    etcdRunning(candidate)
+  );
+  return pod ? pod.metadata.annotations?.[tlsDigestAnnotation] ?? "" : undefined;
+}
+
+/**
+ * The certificates' part of a pass: every Secret write (they disturb no member), or one member
+ * restart or CA phase. Failures back off like the cluster's steps.
+ */
+async function actOnTLS(
+  pass: Exclude<PassPlan, { kind: "cluster" }>,
+  context: ActContext,
+  state: ClusterActorState,
+  log: Logger,
+): Promise<number> {
+  const { deps, cluster } = context;
+  const tlsContext: TLSActContext = {
+    cluster,
+    kube: deps.kube,
+    events: deps.events,
+    secret: (name) => deps.stores.secrets?.get(`${cluster.metadata.namespace}/${name}`),
+    secretText: context.secretText,
+  };
+  const steps: readonly TLSStep[] = pass.kind === "secrets" ? pass.steps : [pass.step];
+  for (const step of steps) {
+    // The retry state knows cluster steps only: every certificate step is keyed as one ("wait"
+    // never fails as a cluster step), so a failing one backs off the certificates' part of the
+    // pass as a whole, and the cluster's own steps keep their own backoff.
+    const asClusterStep = { kind: "wait", reason: `tls:${step.kind}` } as const;
+    const heldBack = heldBackMs(state.retry, asClusterStep, Date.now());
+    if (heldBack !== undefined) return heldBack;
+    const started = performance.now();
+    const outcome = step.kind === "restartMember"
+      ? await restartMember(step, tlsContext)
+      : await actOnSecretStep(step, tlsContext);
+    deps.onStep?.(
+      `tls:${step.kind}`,
+      outcome.ok ? "ok" : "failed",
+      (performance.now() - started) / 1000,
+    );
+    if (!outcome.ok) {
+      log.warn("tls step failed", { step: step.kind, error: outcome.message });
+      if (!outcome.retry) {
+        deps.events.record(cluster, "Warning", "StepFailed", `${step.kind}: ${outcome.message}`);
+      }
+      state.retry = afterFailure(
+        state.retry,
+        asClusterStep,
+        outcome.message,
+        Date.now(),
+        deps.random ?? Math.random,
+      );
+      return state.retry.notBefore - Date.now();
+    }
+    log.info("tls step done", {
+      step: step.kind,
+      ...(step.kind === "issueLeaf" ? { secret: step.issue.secretName, reason: step.reason } : {}),
+      ...(step.kind === "restartMember" ? { peer: step.peerName } : {}),
+    });
+  }
+  state.retry = undefined;
+  return requeueMs.afterStep;
 }
 
 function fromKube(
@@ -386,7 +556,7 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       for (
         const [service, description] of [
           [headlessService(cluster), `headless service ${name} (member DNS names)`],
-          [clientService(cluster), `client service ${name}-client`],
+          [clientService(cluster), `client service ${clientServiceName(name)}`],
         ] as const
       ) {
         const created = await deps.kube.create(resources.services, service);
@@ -412,7 +582,15 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "createPeers": {
       for (const peer of step.peers) {
-        const created = await deps.kube.create(resources.etcdPeers, peerObject(cluster, peer));
+        const secrets = memberSecrets(context.tls, peer.name);
+        const tls = secrets && {
+          secrets,
+          digest: await desiredDigest(context.tls, peer.name, context.secretText),
+        };
+        const created = await deps.kube.create(
+          resources.etcdPeers,
+          peerObject(cluster, peer, tls),
+        );
         if (created.ok) {
           record(
             "PeerCreated",
@@ -496,6 +674,16 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
         propagationPolicy: "Background",
       });
       if (!peer.ok && peer.error.kind !== "notFound") return fromKube(peer);
+      // Its certificate names a member that is gone; a later one of the name gets a new one.
+      if (
+        context.tls.client.kind === "operatorManaged" || context.tls.peer.kind === "operatorManaged"
+      ) {
+        const secret = await deps.kube.delete(resources.secrets, {
+          namespace: cluster.metadata.namespace,
+          name: tlsSecretNames.member(step.peerName),
+        });
+        if (!secret.ok && secret.error.kind !== "notFound") return fromKube(secret);
+      }
       // The member is out of etcd: a pod on a dead node would hold its volume claim for ever.
       const stuck = await forceDeleteStuckPods(deps, cluster.metadata.namespace, step.peerName);
       if (!stuck.ok) return stuck;
@@ -649,6 +837,7 @@ const ownedStatusFields = [
   "observedGeneration",
   "selector",
   "conditions",
+  "tls",
 ] as const;
 
 /**
@@ -669,6 +858,8 @@ async function writeStatus(
   steps: readonly ClusterStep[],
   clusterVersion: string | undefined,
   onWritten: (resourceVersion: string) => void,
+  tlsSeen?: TLSObservation,
+  certificates?: string,
 ): Promise<StatusRecord> {
   const previousVersion = typeof previous.clusterVersion === "string"
     ? previous.clusterVersion
@@ -682,8 +873,10 @@ async function writeStatus(
     previousMembers: membersOf(previous.members),
     previous: previous.conditions ?? [],
     now: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    ...(certificates ? { certificates } : {}),
   });
-  const patch = statusPatch(previous, status);
+  const tls = tlsSeen ? tlsStatus(tlsSeen) : undefined;
+  const patch = statusPatch(previous, tls ? { ...status, tls } : status);
   if (!patch) return previous;
   const result = await deps.kube.mergePatch(
     resources.etcdClusters,
@@ -701,7 +894,7 @@ async function writeStatus(
   const resourceVersion = (result.value as KubeObject).metadata.resourceVersion;
   if (resourceVersion) onWritten(resourceVersion);
   // What the server now holds: fields patched to null are gone.
-  const merged: Record<string, unknown> = { ...previous, ...status };
+  const merged: Record<string, unknown> = { ...previous, ...status, ...(tls ? { tls } : {}) };
   for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];
   return merged;
 }
@@ -709,7 +902,7 @@ async function writeStatus(
 /** The merge patch from `previous` to `next`, or undefined when they mean the same. */
 export function statusPatch(
   previous: Readonly<Record<string, unknown>>,
-  next: ClusterStatus,
+  next: ClusterStatus & { readonly tls?: unknown },
 ): Record<string, unknown> | undefined {
   const patch: Record<string, unknown> = {};
   const current = next as unknown as Readonly<Record<string, unknown>>;
@@ -718,9 +911,24 @@ export function statusPatch(
     const after = current[field];
     // A field we no longer set (no leader while etcd is unreachable) is removed with null.
     if (after === undefined && before !== undefined && before !== null) patch[field] = null;
-    else if (after !== undefined && !isDeepStrictEqual(before, after)) patch[field] = after;
+    else if (after !== undefined && !isDeepStrictEqual(before, after)) {
+      patch[field] = withRemovals(before, after);
+    }
   }
   return Object.keys(patch).length === 0 ? undefined : patch;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A merge patch keeps keys it does not mention: a key of an object field that is gone now (the
+ * `tls.caRotationPhase` of a finished rotation) must be sent as null.
+ */
+function withRemovals(before: unknown, after: unknown): unknown {
+  if (!isPlainObject(before) || !isPlainObject(after)) return after;
+  const removed = Object.keys(before).filter((key) => !(key in after) && before[key] !== null);
+  return { ...after, ...Object.fromEntries(removed.map((key) => [key, null])) };
 }
 
 function membersOf(value: unknown): ClusterStatus["members"] {

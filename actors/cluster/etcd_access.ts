@@ -3,8 +3,8 @@
 // tests drive it against an in-memory cluster that records every call.
 import type { ClusterObservation as EtcdObservation, Member } from "../../etcd/observation.ts";
 import { observeCluster } from "../../etcd/health.ts";
-import type { EtcdClient } from "../../etcd/client.ts";
-import { EtcdConnections, type Incarnations } from "../../etcd/connections.ts";
+import type { ClientTLS, EtcdClient } from "../../etcd/client.ts";
+import { EtcdConnections, type Incarnations, type ServerNameOf } from "../../etcd/connections.ts";
 import { addLearner, moveLeader, promoteLearner, removeMember } from "../../etcd/members.ts";
 import { attempt, type EtcdResult } from "../../etcd/errors.ts";
 
@@ -18,6 +18,11 @@ export interface Change {
 export interface EtcdAccess {
   /** Keeps clients only for these endpoints and the pods behind them (uid). */
   retain(incarnations: Incarnations): void;
+  /**
+   * The client certificate and trust bundle to dial with (undefined: plain HTTP), and the name
+   * each endpoint's certificate carries; changed material replaces every client.
+   */
+  useTLS(material: ClientTLS | undefined, serverNameOf?: ServerNameOf): void;
   observe(endpoints: readonly string[], memberEndpoint: MemberEndpoint): Promise<EtcdObservation>;
   addLearner(endpoints: readonly string[], peerURL: string): Promise<EtcdResult<Change>>;
   promote(endpoints: readonly string[], memberId: string): Promise<EtcdResult<Change>>;
@@ -46,6 +51,7 @@ export function connectedEtcdAccess(callTimeoutMs: number): EtcdAccess {
   };
   return {
     retain: (incarnations) => connections.retain(incarnations),
+    useTLS: (material, serverNameOf) => connections.useTLS(material, serverNameOf),
     observe: (endpoints, memberEndpoint) =>
       observeCluster(endpoints, { memberEndpoint, callTimeoutMs, clients: connections }),
     addLearner: (endpoints, peerURL) => onCluster(endpoints, (c) => addLearner(c, peerURL)),

@@ -1,8 +1,9 @@
 // The objects a cluster owns directly: its headless Service, its PodDisruptionBudget, its EtcdPeers. Pure.
-import { ownerReference } from "../peer/resources.ts";
+import { ownerReference, type PeerTLS, tlsDigestAnnotation } from "../peer/resources.ts";
 import type { EtcdClusterObject } from "../types.ts";
 import {
   clientPort,
+  clientServiceName,
   clusterLabels,
   clusterSelectorLabels,
   existingVolume,
@@ -46,7 +47,7 @@ export function clientService(cluster: EtcdClusterObject) {
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: ownedMetadata(cluster, `${name}-client`, clusterLabels(name)),
+    metadata: ownedMetadata(cluster, clientServiceName(name), clusterLabels(name)),
     spec: {
       selector: clusterSelectorLabels(name),
       ports: [{ name: "etcd-client", port: clientPort, targetPort: clientPort, protocol: "TCP" }],
@@ -65,15 +66,25 @@ export function disruptionBudget(cluster: EtcdClusterObject, minAvailable: numbe
   };
 }
 
-export function peerObject(cluster: EtcdClusterObject, peer: NewPeer) {
+/** With TLS: the Secrets its ports mount, and the digest of their content it starts with. */
+export interface PeerTLSChoice {
+  readonly secrets: PeerTLS;
+  readonly digest: string;
+}
+
+export function peerObject(cluster: EtcdClusterObject, peer: NewPeer, tls?: PeerTLSChoice) {
   const clusterName = cluster.metadata.name;
+  const annotations: Record<string, string> = {
+    // A member etcd already knows by name has data on its kept volume: its peer must find it.
+    ...(peer.dataExists ? { [volumeAnnotation]: existingVolume } : {}),
+    ...(tls ? { [tlsDigestAnnotation]: tls.digest } : {}),
+  };
   return {
     apiVersion: "etcd.improbable.io/v1alpha1",
     kind: "EtcdPeer",
     metadata: {
       ...ownedMetadata(cluster, peer.name, peerLabels(clusterName, peer.name)),
-      // A member etcd already knows by name has data on its kept volume: its peer must find it.
-      ...(peer.dataExists ? { annotations: { [volumeAnnotation]: existingVolume } } : {}),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec: {
       clusterName,
@@ -85,6 +96,7 @@ export function peerObject(cluster: EtcdClusterObject, peer: NewPeer) {
       },
       storage: cluster.spec.storage,
       ...(cluster.spec.podTemplate ? { podTemplate: cluster.spec.podTemplate } : {}),
+      ...(tls ? { tls: tls.secrets } : {}),
     },
   };
 }

@@ -164,6 +164,7 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     clusterName: cluster.metadata.name,
     namespace: cluster.metadata.namespace,
     replicas: cluster.spec.replicas,
+    peerScheme: cluster.spec.tls?.peer ? "https" : "http",
     version: cluster.spec.version,
     serviceExists: gathered.serviceExists,
     disruptionBudget: gathered.disruptionBudgetMinAvailable === undefined

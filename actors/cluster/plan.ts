@@ -12,6 +12,7 @@ import {
   peerHost,
   peerName,
   peerURL,
+  type URLScheme,
   type VolumeState,
 } from "../member.ts";
 import { diagnoseMember, type Diagnosis, type PodView } from "./diagnose.ts";
@@ -62,6 +63,8 @@ export interface ClusterObservation {
   readonly clusterName: string;
   readonly namespace: string;
   readonly replicas: number;
+  /** `https` with `spec.tls.peer`: the scheme of the peer URL a new member is added with. */
+  readonly peerScheme?: URLScheme;
   /** spec.version: the version every peer should run. */
   readonly version: string;
   readonly serviceExists: boolean;
@@ -592,7 +595,7 @@ function planScaleUp(seen: ClusterObservation): ClusterStep {
   return {
     kind: "addLearner",
     peerName: name,
-    peerURL: peerURL(seen.clusterName, seen.namespace, name),
+    peerURL: peerURL(seen.clusterName, seen.namespace, name, seen.peerScheme),
   };
 }
 

@@ -38,6 +38,8 @@ export interface StatusInput {
   readonly clusterVersion: string | undefined;
   readonly previous: readonly Condition[];
   readonly now: string;
+  /** What the certificates' steps do in this pass (a member restart, a CA phase, new Secrets). */
+  readonly certificates?: string;
 }
 
 export function clusterSelector(clusterName: string): string {
@@ -155,6 +157,9 @@ function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
   const suffix = advice ? ` (${advice})` : "";
   // Recording the formation is bookkeeping, not progress anyone waits for.
   const next = input.steps.find((step) => step.kind !== "recordFormed");
+  if (!next && input.certificates) {
+    return { ...base, status: "True", reason: "RotatingCertificates", message: input.certificates };
+  }
   if (!next) {
     return {
       ...base,

@@ -6,15 +6,21 @@ import type { KubeObject } from "../../k8s/objects.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import type {
+  EtcdClusterObject,
   EtcdPeerObject,
   EventSink,
   PersistentVolumeClaimObject,
   PodObject,
   ReplicaSetObject,
+  SecretObject,
 } from "../types.ts";
 import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
-import { persistentVolumeClaim, replicaSet } from "./resources.ts";
-import { peerLabel, volumeAnnotation, volumeState } from "../member.ts";
+import { persistentVolumeClaim, replicaSet, tlsDigestAnnotation } from "./resources.ts";
+import { peerHost, peerLabel, volumeAnnotation, volumeState } from "../member.ts";
+import { fetchVersion } from "../../etcd/health.ts";
+import type { ClientTLS } from "../../etcd/client.ts";
+import { clientMaterial, decodeSecret, operatorClientSecret } from "../tls/observe.ts";
+import { resolveTLS } from "../tls/settings.ts";
 import { currentVolumeState } from "../volume_check.ts";
 
 export type PeerMessage = { readonly kind: "reconcile" };
@@ -24,6 +30,9 @@ export interface PeerStores {
   readonly volumeClaims: StoreReader<PersistentVolumeClaimObject>;
   readonly replicaSets: StoreReader<ReplicaSetObject>;
   readonly pods: StoreReader<PodObject>;
+  /** With TLS on the client port: the cluster names the Secret the operator dials with. */
+  readonly clusters?: StoreReader<EtcdClusterObject>;
+  readonly secrets?: StoreReader<SecretObject>;
 }
 
 export interface PeerActorDeps {
@@ -111,7 +120,10 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
     if (oldPods.length > 0) return 1_000;
     const created = await deps.kube.create(
       resources.replicaSets,
-      replicaSet(peer.metadata, peer.spec, deps.etcdRepository),
+      // The TLS digest its Secrets had when the cluster actor created or last restarted it.
+      replicaSet(peer.metadata, peer.spec, deps.etcdRepository, {
+        tlsDigest: peer.metadata.annotations?.[tlsDigestAnnotation],
+      }),
     );
     if (!created.ok && created.error.kind !== "alreadyExists") {
       log.warn("creating the replica set failed", { error: created.error.message });
@@ -180,8 +192,18 @@ async function readServerVersion(
     peer.spec.clusterName,
     peer.metadata.name,
     pods,
+    peer.spec.tls?.client ? "https" : "http",
   );
   if (!endpoint) return undefined;
+  if (peer.spec.tls?.client) {
+    const tls = operatorTLS(peer, deps);
+    if (!tls) return undefined;
+    try {
+      return (await fetchVersion(endpoint, 2_000, tls)).etcdserver;
+    } catch {
+      return undefined;
+    }
+  }
   try {
     const response = await fetch(`${endpoint}/version`, { signal: AbortSignal.timeout(2_000) });
     if (!response.ok) {
@@ -193,4 +215,17 @@ async function readServerVersion(
   } catch {
     return undefined;
   }
+}
+
+/** The operator's client certificate for the peer's cluster, verifying the member by its name. */
+function operatorTLS(peer: EtcdPeerObject, deps: PeerActorDeps): ClientTLS | undefined {
+  const { namespace } = peer.metadata;
+  const cluster = deps.stores.clusters?.get(`${namespace}/${peer.spec.clusterName}`);
+  if (!cluster) return undefined;
+  const secretName = operatorClientSecret(resolveTLS(cluster.spec.tls), cluster.metadata.name);
+  const material = secretName
+    ? clientMaterial(decodeSecret(deps.stores.secrets?.get(`${namespace}/${secretName}`)))
+    : undefined;
+  return material &&
+    { ...material, serverName: peerHost(peer.spec.clusterName, namespace, peer.metadata.name) };
 }

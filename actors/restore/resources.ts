@@ -56,7 +56,9 @@ export function members(target: RestoreTarget): Member[] {
   const { clusterName, restore } = target;
   return Array.from({ length: target.clusterSpec.replicas }, (_, ordinal) => {
     const name = peerName(clusterName, ordinal);
-    return { name, peerURL: peerURL(clusterName, restore.namespace, name) };
+    // The restored data records each member's peer URL: https when the cluster's peers use TLS.
+    const scheme = target.clusterSpec.tls?.peer ? "https" : "http";
+    return { name, peerURL: peerURL(clusterName, restore.namespace, name, scheme) };
   });
 }
 

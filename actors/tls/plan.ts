@@ -199,6 +199,7 @@ export function leafRenewalReason(
   signer: CertificateFacts,
   now: Date,
   renewBeforeMs: number,
+  validityMs: number = Infinity,
 ): string | undefined {
   const cert = leaf?.certificate;
   if (!cert) return "it is missing or unreadable";
@@ -217,6 +218,12 @@ export function leafRenewalReason(
   // A leaf cut short by its CA's expiry is not renewed again and again: the CA rotates first.
   const capped = cert.notAfter.getTime() >= signer.notAfter.getTime();
   if (now.getTime() >= renewAt && !capped) return `it expires at ${iso(cert.notAfter)}`;
+  // A shortened validity applies at once, not after the old certificates' long lives.
+  const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();
+  if (lifetime > validityMs + clockSkewAllowance + 60_000) {
+    return `it lives ${Math.round(lifetime / 3_600_000)}h, longer than ` +
+      `spec.tls.certificates.validity (${Math.round(validityMs / 3_600_000)}h)`;
+  }
   return undefined;
 }
 
@@ -254,6 +261,7 @@ function operatorManagedSteps(seen: TLSObservation): TLSStep[] {
       ca.current,
       seen.now,
       seen.tls.policy.renewBeforeMs,
+      seen.tls.policy.validityMs,
     );
     if (reason) steps.push({ kind: "issueLeaf", reason, issue: want });
     else if (!sameSet(leaf?.trustKeyIds ?? [], trust)) {
@@ -272,7 +280,7 @@ export function certificateNames(cert: CertificateFacts, name: string): boolean 
 }
 
 /** User-provided Secrets must exist and name every member before any member is rolled onto them. */
-function userProvidedProblems(seen: TLSObservation): string[] {
+export function userProvidedProblems(seen: TLSObservation): string[] {
   const problems: string[] = [];
   const serving = [
     ...(seen.tls.client.kind === "userProvided" ? [seen.tls.client.secretNames[0]] : []),

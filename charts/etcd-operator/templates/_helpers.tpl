@@ -35,7 +35,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/*
 Everything the operator may do where it watches. The same rules as config/rbac/role.yaml
-(tests/unit/chart_test.ts compares them): no secrets listing, no cluster-scoped writes.
+(tests/unit/chart_test.ts compares them): Secrets only as TLS needs, no cluster-scoped writes.
 */}}
 {{- define "etcd-operator.rules" -}}
 - apiGroups: [etcd.improbable.io]
@@ -64,10 +64,11 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
     - etcdbackupschedules/finalizers
     - etcdrestores/finalizers
   verbs: [update]
-# A member's ReplicaSet, the cluster's Services: made once, removed by garbage collection.
+# A member's ReplicaSet is made once and deleted to restart its pod onto new TLS material; the
+# cluster's Services are made once; both are otherwise removed by garbage collection.
 - apiGroups: [apps]
   resources: [replicasets]
-  verbs: [list, watch, create]
+  verbs: [list, watch, create, delete]
 - apiGroups: [""]
   resources: [services]
   verbs: [list, watch, create]
@@ -86,10 +87,12 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [list, watch, create, patch]
-# Object-store credentials named by spec.credentialsSecretRef: read one by name, never list.
+# Object-store credentials named by spec.credentialsSecretRef (read by name), and the TLS
+# Secrets: the operator lists and watches only those it labels plus the user-provided ones each
+# by name (RBAC cannot narrow a list by label); it writes only the certificates it issues.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, list, watch, create, update, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]

@@ -1,5 +1,5 @@
 // An application writing to a cluster through its client Service, counting what fails or is lost.
-import { EtcdClient } from "../../../etcd/client.ts";
+import { type ClientTLS, EtcdClient } from "../../../etcd/client.ts";
 import { kubectlOk } from "./cluster.ts";
 
 export interface WriterResult {
@@ -8,10 +8,20 @@ export interface WriterResult {
   readonly failed: number;
   readonly attempts: number;
   readonly reconnects: number;
+  /** Connections replaced because the TLS Secret changed. */
+  readonly reloads?: number;
   /** Writes started per second. */
   readonly rate: number;
   /** Acknowledged keys that a read at the end does not find. */
   readonly missing: readonly string[];
+}
+
+/** A TLS writer: its material now, and how to read the Secret again (polled every second). */
+export interface WriterTLS {
+  readonly tls?: {
+    readonly initial: ClientTLS;
+    readonly read: () => Promise<ClientTLS>;
+  };
 }
 
 export interface Writer {
@@ -37,8 +47,17 @@ export async function clientServiceIP(namespace: string, clusterName: string): P
  * failure the writer reconnects: a connection to a pod that was replaced can hang silently (its
  * address is gone, so nothing answers, not even a reset), and a new one reaches a live member.
  */
-export function startWriter(serviceIP: string, writesPerSecond: number): Writer {
-  const connect = () => new EtcdClient([`http://${serviceIP}:2379`], { callTimeoutMs: 2_000 });
+export function startWriter(
+  serviceIP: string,
+  writesPerSecond: number,
+  options: WriterTLS = {},
+): Writer {
+  let material = options.tls?.initial;
+  const connect = () =>
+    new EtcdClient([`${material ? "https" : "http"}://${serviceIP}:2379`], {
+      callTimeoutMs: 2_000,
+      ...(material ? { tls: material } : {}),
+    });
   let client = connect();
   let generation = 0;
   const retired: EtcdClient[] = [];
@@ -66,6 +85,28 @@ export function startWriter(serviceIP: string, writesPerSecond: number): Writer 
     }
     failed++;
   };
+  // As an application that watches its mounted Secret: new material, a new connection (the old
+  // one finishes its writes in flight). Rotations rely on applications doing this.
+  let reloading = false;
+  const reload = options.tls && setInterval(async () => {
+    if (reloading) return;
+    reloading = true;
+    try {
+      const next = await options.tls!.read();
+      if (next.cert !== material?.cert || next.ca !== material?.ca) {
+        material = next;
+        retired.push(client);
+        client = connect();
+        generation++;
+        reloads++;
+      }
+    } catch {
+      // Read again on the next tick.
+    } finally {
+      reloading = false;
+    }
+  }, 1_000);
+  let reloads = 0;
   let index = 0;
   const timer = setInterval(() => {
     const promise = write(`u-${String(index++).padStart(7, "0")}`);
@@ -76,6 +117,7 @@ export function startWriter(serviceIP: string, writesPerSecond: number): Writer 
   return {
     async stop() {
       clearInterval(timer);
+      if (reload) clearInterval(reload);
       await Promise.all(inFlight);
       const seconds = (Date.now() - started) / 1000;
       let stored: Set<string>;
@@ -88,7 +130,8 @@ export function startWriter(serviceIP: string, writesPerSecond: number): Writer 
         acknowledged,
         failed,
         attempts,
-        reconnects: generation,
+        reconnects: generation - reloads,
+        reloads,
         rate: index / seconds,
         missing: acknowledged.filter((key) => !stored.has(key)),
       };

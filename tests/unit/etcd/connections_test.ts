@@ -144,3 +144,40 @@ Deno.test("released connections close their clients but open new ones on the nex
   assert.equal(after.closed, false);
   assert.notEqual(after, before);
 });
+
+Deno.test("TLS: clients dial with the material given, keep it while it is the same, and are replaced when it changes", async () => {
+  const { applyCAStep, issueLeaf } = await import("../../../actors/tls/issue.ts");
+  const ca = await applyCAStep({
+    kind: "issueCA",
+    subject: { commonName: "test CA" },
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 3_600_000),
+    rotation: 0,
+  }, undefined);
+  const material = async () => {
+    const leaf = await issueLeaf({
+      secretName: "op",
+      role: "operatorClient",
+      subject: { commonName: "etcd-operator" },
+      profile: { kind: "client" },
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3_600_000),
+    }, ca.data);
+    return { ca: leaf["ca.crt"], cert: leaf["tls.crt"], key: leaf["tls.key"] };
+  };
+  const secure = "https://127.0.0.1:1";
+  using connections = new EtcdConnections();
+  connections.retain(new Map([[secure, "pod-1"]]));
+  const first = await material();
+  const serverNameOf = () => "c-0.c.ns.svc";
+  connections.useTLS(first, serverNameOf);
+  const before = await clientOf(connections, secure);
+  assert.equal(before.tls?.cert, first.cert);
+  assert.equal(before.tls?.serverName, "c-0.c.ns.svc", "verified by name, not by the IP");
+  connections.useTLS({ ...first }, serverNameOf);
+  assert.equal(await clientOf(connections, secure), before, "the same material keeps the client");
+  const renewed = await material();
+  connections.useTLS(renewed, serverNameOf);
+  assert.equal(before.closed, true, "new material closes the clients dialled with the old");
+  assert.equal((await clientOf(connections, secure)).tls?.cert, renewed.cert);
+});

@@ -84,7 +84,8 @@ const mapped: readonly (readonly [string, string, string])[] = [
 for (const [name, clusterURL, expected] of mapped) {
   Deno.test(`snapshot endpoint: ${name}`, () => {
     const endpoint = snapshotEndpoint("podIP", clusterURL, "ns", pods, strictTenancy);
-    assert.deepEqual(endpoint, { kind: "dial", url: expected });
+    assert.equal(endpoint.kind, "dial");
+    assert.equal(endpoint.kind === "dial" && endpoint.url, expected);
   });
 }
 
@@ -205,6 +206,7 @@ Deno.test("snapshot endpoint through port-forward: a member's name becomes that 
       kind: "forward",
       pod: { namespace: "ns", name: "my-cluster-1", uid: "uid-ns-my-cluster-1" },
       port: 2379,
+      target: { namespace: "ns", clusterName: "my-cluster", peerName: "my-cluster-1" },
     },
   );
 });
@@ -229,4 +231,31 @@ Deno.test("snapshot endpoint through port-forward: an allowed external address i
     }),
     { kind: "dial", url: "http://192.0.2.7:2379" },
   );
+});
+
+Deno.test("snapshot endpoint: the member or cluster a URL names comes with the pod IP, for TLS", () => {
+  const member = snapshotEndpoint(
+    "podIP",
+    "https://my-cluster-0.my-cluster:2379",
+    "ns",
+    pods,
+    strictTenancy,
+  );
+  assert.equal(member.kind, "dial");
+  assert.deepEqual(member.kind === "dial" && member.target, {
+    namespace: "ns",
+    clusterName: "my-cluster",
+    peerName: "my-cluster-0",
+  });
+  const service = snapshotEndpoint(
+    "podIP",
+    "https://my-cluster-client.ns.svc:2379",
+    "ns",
+    pods,
+    strictTenancy,
+  );
+  assert.deepEqual(service.kind === "dial" && service.target, {
+    namespace: "ns",
+    clusterName: "my-cluster",
+  });
 });

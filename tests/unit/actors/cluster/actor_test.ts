@@ -8,12 +8,16 @@ import type { ActorContext } from "../../../../actors/runtime/actor.ts";
 import { systemClock } from "../../../../actors/runtime/clock.ts";
 import { memberPeerName, peerSelectorLabels } from "../../../../actors/member.ts";
 import { directAccess } from "../../../../actors/member_dialer.ts";
+import type { ClientTLS } from "../../../../etcd/client.ts";
+import { tlsDigestAnnotation } from "../../../../actors/peer/resources.ts";
 import type {
   EtcdClusterObject,
+  EtcdClusterTLS,
   EtcdPeerObject,
   PersistentVolumeClaimObject,
   PodDisruptionBudgetObject,
   PodObject,
+  SecretObject,
 } from "../../../../actors/types.ts";
 import { type EtcdResult, failure, success } from "../../../../etcd/errors.ts";
 import type { ClusterObservation, MemberObservation } from "../../../../etcd/observation.ts";
@@ -44,13 +48,17 @@ class World {
     disruptionBudgets: new ObjectStore<PodDisruptionBudgetObject>(),
     pods: new ObjectStore<PodObject>(),
     volumeClaims: new ObjectStore<PersistentVolumeClaimObject>(),
+    replicaSets: new ObjectStore<KubeObject>(),
+    secrets: new ObjectStore<SecretObject>(),
   };
+  /** The TLS material the actor's etcd clients were last given (undefined: plain HTTP). */
+  clientTLS: ClientTLS | undefined;
   members: EtcdMember[] = [];
   leaderId: string | undefined;
   #version = 1;
   #ids = 0;
 
-  constructor(replicas: number) {
+  constructor(replicas: number, tls?: EtcdClusterTLS) {
     this.#store("etcdclusters").apply("ADDED", {
       apiVersion: "etcd.improbable.io/v1alpha1",
       kind: "EtcdCluster",
@@ -64,6 +72,7 @@ class World {
             resources: { requests: { storage: "1Gi" } },
           },
         },
+        ...(tls ? { tls } : {}),
       },
     } as EtcdClusterObject);
   }
@@ -87,6 +96,8 @@ class World {
       poddisruptionbudgets: this.stores.disruptionBudgets,
       pods: this.stores.pods,
       persistentvolumeclaims: this.stores.volumeClaims,
+      replicasets: this.stores.replicaSets,
+      secrets: this.stores.secrets,
     };
     const store = stores[plural];
     if (!store) throw new Error(`the cluster actor has no business with ${plural}`);
@@ -94,6 +105,10 @@ class World {
   }
 
   scale(replicas: number) {
+    this.editSpec((spec) => ({ ...spec, replicas }));
+  }
+
+  editSpec(edit: (spec: EtcdClusterObject["spec"]) => EtcdClusterObject["spec"]) {
     const cluster = this.stores.clusters.get(key)!;
     this.stores.clusters.apply("MODIFIED", {
       ...cluster,
@@ -102,7 +117,7 @@ class World {
         generation: (cluster.metadata.generation ?? 1) + 1,
         resourceVersion: String(++this.#version),
       },
-      spec: { ...cluster.spec, replicas },
+      spec: edit(cluster.spec),
     });
   }
 
@@ -136,6 +151,11 @@ class World {
     },
     delete: (resource: Resource, target: { namespace?: string; name: string }) => {
       this.calls.push(`delete ${resource.plural} ${target.name}`);
+      if (resource.plural === "replicasets") {
+        // The peer actors' ReplicaSets are not modelled: its pod goes (garbage collection).
+        for (const pod of this.#podsOf(target.name)) this.stores.pods.apply("DELETED", pod);
+        return Promise.resolve({ ok: true, value: {} } as const);
+      }
       const store = this.#store(resource.plural);
       const found = store.get(`${namespace}/${target.name}`);
       if (!found) {
@@ -160,8 +180,18 @@ class World {
       if (!options.subresource) this.calls.push(`patch ${what} ${target.name}`);
       const store = this.#store(resource.plural);
       const found = store.get(`${namespace}/${target.name}`);
+      // A merge patch (RFC 7386), two levels deep (status.tls): objects merge, null removes.
+      const isObject = (value: unknown): value is Record<string, unknown> =>
+        typeof value === "object" && value !== null && !Array.isArray(value);
+      const merge = (into: unknown, patchValue: unknown): unknown =>
+        isObject(patchValue) && isObject(into)
+          ? Object.fromEntries(
+            Object.entries({ ...into, ...patchValue }).filter(([, v]) => v !== null),
+          )
+          : patchValue;
       const status = Object.fromEntries(
-        Object.entries({ ...found.status, ...patch.status }).filter(([, v]) => v !== null),
+        Object.entries({ ...found.status, ...patch.status }).filter(([, v]) => v !== null)
+          .map(([k, v]) => [k, merge(found.status?.[k], v)]),
       );
       const patched = {
         ...found,
@@ -182,6 +212,20 @@ class World {
         metadata: { ...body.metadata, ...this.#meta(body.metadata.name!) },
       };
       this.#store(resource.plural).apply("MODIFIED", stored);
+      return Promise.resolve({ ok: true, value: stored });
+    },
+    replace: (resource: Resource, body: KubeObject) => {
+      this.calls.push(`replace ${resource.plural} ${body.metadata.name}`);
+      const store = this.#store(resource.plural);
+      const found = store.get(`${namespace}/${body.metadata.name}`);
+      if (!found || found.metadata.resourceVersion !== body.metadata.resourceVersion) {
+        return Promise.resolve({ ok: false, error: { kind: "conflict", message: "stale" } });
+      }
+      const stored = {
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: String(++this.#version) },
+      };
+      store.apply("MODIFIED", stored);
       return Promise.resolve({ ok: true, value: stored });
     },
     get: (resource: Resource, target: { namespace?: string; name: string }) => {
@@ -215,12 +259,14 @@ class World {
         });
       }
       if (this.#podsOf(peerName).length === 0) {
+        const digest = peer.metadata.annotations?.[tlsDigestAnnotation];
         this.stores.pods.apply("ADDED", {
           apiVersion: "v1",
           kind: "Pod",
           metadata: {
             ...this.#meta(`${peerName}-pod`),
             labels: peerSelectorLabels(name, peerName),
+            ...(digest ? { annotations: { [tlsDigestAnnotation]: digest } } : {}),
           },
           status: {
             phase: "Running",
@@ -230,7 +276,8 @@ class World {
         });
       }
       // A bootstrapping member forms the cluster; a learner publishes its name once it runs.
-      const url = `http://${peerName}.${name}.${namespace}.svc:2380`;
+      const scheme = peer.spec.tls?.peer ? "https" : "http";
+      const url = `${scheme}://${peerName}.${name}.${namespace}.svc:2380`;
       const member = this.members.find((m) => m.peerURL === url);
       if (member) member.name = peerName;
       else if (peer.spec.bootstrap.initialClusterState === "New") {
@@ -246,6 +293,9 @@ class World {
 
   readonly etcd: EtcdAccess = {
     retain: () => {},
+    useTLS: (material) => {
+      this.clientTLS = material;
+    },
     release: () => {},
     close: () => {},
     observe: (): Promise<ClusterObservation> => {
@@ -272,7 +322,7 @@ class World {
       });
     },
     addLearner: (_endpoints, peerURL): Promise<EtcdResult<Change>> => {
-      this.calls.push(`etcd addLearner ${peerURL.split(".")[0].slice(7)}`);
+      this.calls.push(`etcd addLearner ${peerURL.split(".")[0].replace(/^https?:\/\//, "")}`);
       this.members.push({ id: this.#newId(), name: "", peerURL, isLearner: true });
       return Promise.resolve(success({ changed: true }));
     },
@@ -299,11 +349,25 @@ class World {
 
 /** Runs passes (settling the world after each) until a pass asks for nothing; returns the events. */
 async function converge(world: World, events: string[], maxPasses = 40): Promise<void> {
+  await convergeWith(
+    world,
+    events,
+    maxPasses,
+    (_object, _type, reason) => void events.push(reason),
+  );
+}
+
+async function convergeWith(
+  world: World,
+  _events: string[],
+  maxPasses: number,
+  record: (object: KubeObject, type: string, reason: string, message: string) => void,
+): Promise<void> {
   const actor = clusterActor(key, {
     kube: world.kube,
     etcdAccess: () => world.etcd,
     stores: world.stores,
-    events: { record: (_object, _type, reason) => void events.push(reason) },
+    events: { record },
     memberAccess: directAccess("podIP"),
     log: createLogger("error", {}, () => {}),
     ready: Promise.resolve(true),
@@ -441,4 +505,114 @@ Deno.test("cluster actor: a version that skips a minor version is refused once, 
   await converge(world, events);
   const calls: readonly string[] = world.calls;
   assert.ok(calls.includes("delete etcdpeers c-2"), calls.join("; "));
+});
+
+const secretKeys = (world: World, secretName: string) =>
+  Object.keys(world.stores.secrets.get(`${namespace}/${secretName}`)?.data ?? {}).sort();
+
+/** A TLS world converged, its calls and events (reason: message) forgotten. */
+async function tlsCluster(): Promise<{ world: World; messages: string[] }> {
+  const world = new World(3, { client: {}, peer: {} });
+  const messages: string[] = [];
+  await convergeWith(world, [], 60, (_object, _type, reason, message) => {
+    messages.push(`${reason}: ${message}`);
+  });
+  return { world, messages };
+}
+
+Deno.test("cluster actor with TLS: the CA, then every certificate, then the peers that mount them", async () => {
+  const { world, messages } = await tlsCluster();
+  const creates = world.calls.filter((call) => call.startsWith("create "));
+  // Secret writes come first and end their pass; the CA alone, since it signs every leaf.
+  assert.deepEqual(creates.slice(0, 9), [
+    "create secrets c-tls-ca",
+    "create secrets c-0-tls",
+    "create secrets c-1-tls",
+    "create secrets c-2-tls",
+    "create secrets c-tls-operator",
+    "create secrets c-tls-client",
+    "create services c",
+    "create services c-client",
+    "create etcdpeers c-0",
+  ]);
+  for (const peerName of ["c-0", "c-1", "c-2"]) {
+    const peer = world.stores.peers.get(`${namespace}/${peerName}`)!;
+    assert.deepEqual(peer.spec.tls, {
+      client: { secretName: `${peerName}-tls` },
+      peer: { secretName: `${peerName}-tls` },
+    });
+    assert.match(peer.metadata.annotations?.[tlsDigestAnnotation] ?? "", /^[0-9a-f]{64}$/);
+  }
+  assert.deepEqual(secretKeys(world, "c-tls-ca"), ["ca.crt", "tls.crt", "tls.key"]);
+  // The operator dials with its own certificate; the members are found by https URLs.
+  assert.match(world.clientTLS?.cert ?? "", /BEGIN CERTIFICATE/);
+  assert.ok(world.members.every((member) => member.peerURL.startsWith("https://")));
+  const status = world.stores.clusters.get(key)!.status?.tls as {
+    certificates: { secretName: string; role: string }[];
+  };
+  assert.deepEqual(status.certificates.map((c) => c.role).sort(), [
+    "applicationClient",
+    "ca",
+    "member",
+    "member",
+    "member",
+    "operatorClient",
+  ]);
+  assert.equal(messages.filter((m) => m.startsWith("CertificateIssued")).length, 6);
+  // No key material in any Event (or status).
+  for (const text of [...messages, JSON.stringify(status)]) {
+    assert.doesNotMatch(text, /PRIVATE KEY|BEGIN/);
+  }
+  // Converged: nothing restarts (the pods started with the Secrets' digest).
+  assert.ok(!world.calls.some((call) => call.startsWith("delete replicasets")));
+});
+
+Deno.test("cluster actor with TLS: scale-up adds an https learner whose Secret exists before its peer", async () => {
+  const { world } = await tlsCluster();
+  world.calls.length = 0;
+  world.scale(4);
+  await converge(world, []);
+  assert.deepEqual(world.calls.slice(0, 3), [
+    "create secrets c-3-tls",
+    "etcd addLearner c-3",
+    "create etcdpeers c-3",
+  ]);
+  world.calls.length = 0;
+  world.scale(3);
+  await converge(world, []);
+  assert.ok(world.calls.includes("delete secrets c-3-tls"), world.calls.join("; "));
+});
+
+Deno.test("cluster actor with TLS: a CA rotation goes through its three phases, one member restart at a time, the leader last after moving leadership", async () => {
+  const { world, messages } = await tlsCluster();
+  world.calls.length = 0;
+  const phases: string[] = [];
+  world.editSpec((spec) => ({ ...spec, tls: { ...spec.tls, certificates: { caRotation: 1 } } }));
+  const leader = world.members.find((member) => member.id === world.leaderId)!.name;
+  await convergeWith(world, [], 120, (_object, _type, reason, message) => {
+    messages.push(`${reason}: ${message}`);
+    if (reason === "CARotationStarted" || reason === "CARotationPhase") phases.push(reason);
+    if (reason === "MemberRestartedForTLS") phases.push(message.split(":")[0]);
+    if (reason === "LeaderMoved") phases.push("LeaderMoved");
+  });
+  const restarts = world.calls.filter((call) => call.startsWith("delete replicasets"));
+  assert.equal(restarts.length, 9, world.calls.join("; "));
+  const followers = ["c-2", "c-1", "c-0"].filter((peerName) => peerName !== leader);
+  const round = [...followers.map((p) => `restarting ${p}`), "LeaderMoved", `restarting ${leader}`];
+  assert.deepEqual(phases.slice(0, 5), ["CARotationStarted", ...round]);
+  assert.equal(phases[5], "CARotationPhase");
+  // Three rounds of restarts, each with the leader last.
+  assert.equal(phases.filter((phase) => phase === "LeaderMoved").length, 3, phases.join(", "));
+  assert.equal(phases.filter((phase) => phase === "CARotationPhase").length, 2);
+  assert.equal(phases.at(-1)?.startsWith("restarting"), true);
+  // Done: the CA Secret holds the new CA alone, every leaf was re-issued from it.
+  assert.deepEqual(secretKeys(world, "c-tls-ca"), ["ca.crt", "tls.crt", "tls.key"]);
+  assert.equal(
+    messages.filter((m) => m.startsWith("CertificateRenewed")).length,
+    5,
+    messages.join("\n"),
+  );
+  const status = world.stores.clusters.get(key)!.status?.tls as { caRotationPhase?: string };
+  assert.equal(status.caRotationPhase, undefined);
+  for (const text of messages) assert.doesNotMatch(text, /PRIVATE KEY|BEGIN/);
 });

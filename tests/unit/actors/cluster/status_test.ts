@@ -203,3 +203,22 @@ Deno.test("a status patch carries only what changed, and removes a field no long
   assert.equal("selector" in patch, false);
   assert.ok(Array.isArray(patch.conditions));
 });
+
+Deno.test("a status patch removes a key gone from status.tls (a finished CA rotation's phase) with null", () => {
+  const status = clusterStatus(input);
+  const certificates = [{ secretName: "c-tls-ca", role: "ca", notAfter: "2036-01-01T00:00:00Z" }];
+  const before = { ...status, tls: { caRotationPhase: "DroppingOldCA", certificates } };
+  const patch = statusPatch(before, { ...status, tls: { certificates } });
+  assert.deepEqual(patch, { tls: { certificates, caRotationPhase: null } });
+});
+
+Deno.test("a member restarted onto new certificates shows as Progressing: RotatingCertificates", () => {
+  const status = clusterStatus({
+    ...input,
+    certificates: "restarting c-2 onto new TLS material (its TLS Secrets changed)",
+  });
+  const progressing = condition(status.conditions, "Progressing");
+  assert.equal(progressing?.status, "True");
+  assert.equal(progressing?.reason, "RotatingCertificates");
+  assert.match(progressing?.message ?? "", /restarting c-2/);
+});

@@ -165,6 +165,30 @@ const table: [string, TLSObservation, string[]][] = [
     ["issueLeaf c-1-tls: it expires at 2027-02-10T00:00:00.000Z"],
   ],
   [
+    "a shortened validity re-issues every leaf that lives longer, once",
+    observation({ spec: { ...managed, certificates: { validity: "1000h" } } }),
+    ["c-0-tls", "c-1-tls", "c-2-tls", "c-tls-operator", "c-tls-client"].map((name) =>
+      `issueLeaf ${name}: it lives 2160h, longer than spec.tls.certificates.validity (1000h)`
+    ),
+  ],
+  [
+    "a leaf issued under the shortened validity (plus the clock-skew allowance) is kept",
+    observation({
+      spec: { ...managed, certificates: { validity: "1000h" } },
+      leaves: new Map(
+        [...goodLeaves()].map(([name, view]) => [name, {
+          ...view,
+          certificate: {
+            ...view.certificate!,
+            notBefore: at(-5 * 60_000),
+            notAfter: at(1000 * hour),
+          },
+        }]),
+      ),
+    }),
+    [],
+  ],
+  [
     "a member certificate whose names differ from the member's is re-issued",
     observation({
       leaves: new Map([...goodLeaves(), ["c-2-tls", leaf("c-2", { dnsNames: ["c-2.c.ns.svc"] })]]),
@@ -491,6 +515,7 @@ Deno.test("a whole CA rotation converges in phases and never leaves two members 
           certificate: {
             ...old.certificate!,
             authorityKeyId: ca.current.subjectKeyId,
+            notBefore: step.issue.notBefore,
             notAfter: step.issue.notAfter,
           },
           trustKeyIds: trustKeyIds(ca),
