@@ -99,9 +99,9 @@ Deno.test("refusals come back as values of the right kind, with the server's mes
     assert.match(invalid.error.message, /spec\.ports\[0\]\.port/);
   }
 
-  // Least privilege: the operator may read one Secret by name but never list them.
-  const listSecrets = await client.list(resources.secrets, { namespace: namespace.name });
-  assert.equal(errorKindOf(listSecrets), "forbidden");
+  // Least privilege: nothing beyond what the operator uses (it never touches ConfigMaps).
+  const listConfigMaps = await client.list(resources.configMaps, { namespace: namespace.name });
+  assert.equal(errorKindOf(listConfigMaps), "forbidden");
   assert.equal(
     errorKindOf(await client.get(resources.services, { namespace: namespace.name, name: "nope" })),
     "notFound",
