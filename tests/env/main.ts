@@ -227,7 +227,22 @@ async function recordPreexisting(): Promise<void> {
   const marker = join(stateDir, "preexisting.json");
   if (await Deno.stat(marker).then(() => true, () => false)) return;
   const hostpathExisted = await Deno.stat("/tmp/hostpath_pv").then(() => true, () => false);
-  await writeFile(marker, JSON.stringify({ hostpathExisted }));
+  await writeFile(
+    marker,
+    JSON.stringify({ hostpathExisted, netnsBindExisted: netnsBindMounted() }),
+  );
+}
+
+/**
+ * `ip netns add` (the e2e tests' network namespaces) bind-mounts /run/netns onto itself the first
+ * time. Pods' namespaces mounted before that are then hidden beneath it, and containerd cannot
+ * remove them: env:down undoes the bind mount it did not find there, so nothing is left behind.
+ */
+function netnsBindMounted(): boolean {
+  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n").some((line) => {
+    const fields = line.split(" ");
+    return fields[4] === "/run/netns" && fields[3] === "/run/netns";
+  });
 }
 
 /** The nodes to start: those of a cluster that is already up, else `ETCD_ENV_NODES`. */
@@ -374,6 +389,16 @@ async function removeContainers(node: EnvNode): Promise<void> {
 
 export async function down(): Promise<void> {
   const started = Date.now();
+  let preexisting = { hostpathExisted: true, netnsBindExisted: true };
+  try {
+    preexisting = {
+      ...preexisting,
+      ...JSON.parse(await Deno.readTextFile(join(stateDir, "preexisting.json"))),
+    };
+  } catch { /* never came up: nothing of ours there */ }
+  if (!preexisting.netnsBindExisted && netnsBindMounted()) {
+    await run("umount", ["-l", "/run/netns"], { allowFailure: true });
+  }
   // Whatever count the cluster was started with (or a crashed run left): every possible node.
   const nodes = everyPossibleNode();
   for (const node of nodes) await stopDaemon(daemonNames.kubelet(node));
@@ -404,10 +429,6 @@ export async function down(): Promise<void> {
     );
   }
   await networkDown(bin.kubernetes("kube-proxy"));
-  let preexisting = { hostpathExisted: true };
-  try {
-    preexisting = JSON.parse(await Deno.readTextFile(join(stateDir, "preexisting.json")));
-  } catch { /* never came up: nothing of ours there */ }
   if (!preexisting.hostpathExisted) {
     await Deno.remove("/tmp/hostpath_pv", { recursive: true }).catch(() => {});
   }
