@@ -85,6 +85,14 @@ function fatalStart(log: string): string | undefined {
   return fatalStarts.find((fatal) => fatal.pattern.test(log))?.meaning;
 }
 
+/**
+ * A moment as reasons quote it (`2026-12-03T07:14:05Z`). Reasons name when something began, not
+ * how long ago: a counter would change the status on every pass and write it every time.
+ */
+export function instant(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: number): Diagnosis {
   if (member.volume.kind === "lost") return { kind: "lost", reason: member.volume.reason };
   const pod = member.pod;
@@ -94,10 +102,10 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
   if (!pod) return { kind: "impaired", reason: "its pod does not exist (yet)" };
   if (pod.node && !pod.node.ready) {
     // Its volume is on that node as a rule: the pod cannot run anywhere else either.
-    const waitedMs = nowMs - (pod.node.sinceMs ?? nowMs);
-    const message = `its node ${pod.node.name} is not ready for ${
-      Math.round(waitedMs / 1000)
-    } s (${pod.node.detail})`;
+    const sinceMs = pod.node.sinceMs ?? nowMs;
+    const waitedMs = nowMs - sinceMs;
+    const message = `its node ${pod.node.name} has not been ready since ${instant(sinceMs)} ` +
+      `(${pod.node.detail})`;
     return waitedMs >= graceMs
       ? { kind: "lost", reason: message }
       : { kind: "impaired", reason: message };
@@ -115,8 +123,8 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
   }
   if (pod.unschedulable) {
     const waitedMs = nowMs - pod.unschedulable.sinceMs;
-    const seconds = Math.round(waitedMs / 1000);
-    const message = `its pod cannot be scheduled for ${seconds} s: ${pod.unschedulable.message}`;
+    const message = `its pod cannot be scheduled since ${instant(pod.unschedulable.sinceMs)}: ` +
+      pod.unschedulable.message;
     return waitedMs >= graceMs
       ? { kind: "lost", reason: message }
       : { kind: "impaired", reason: message };

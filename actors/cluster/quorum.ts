@@ -15,7 +15,7 @@
 //   any other member joins.
 import type { QuorumLossRecoveryPolicy } from "../types.ts";
 import { memberPeerName, peerHost } from "../member.ts";
-import { diagnoseMember } from "./diagnose.ts";
+import { diagnoseMember, instant } from "./diagnose.ts";
 import type { ClusterObservation, ClusterStep, MemberView, PeerView } from "./plan.ts";
 
 const quorum = (voters: number) => Math.floor(voters / 2) + 1;
@@ -160,9 +160,9 @@ export function quorumLossReport(seen: ClusterObservation): QuorumLossReport | u
   if (waitedMs < seen.replaceAfterMs) {
     return {
       members,
-      action: `lost for ${Math.round(waitedMs / 1000)} s; after ${
-        Math.round(seen.replaceAfterMs / 1000)
-      } s the operator would ${plan}`,
+      action: `lost since ${instant(sinceMs)}; from ${
+        instant(sinceMs + seen.replaceAfterMs)
+      } the operator would ${plan}`,
     };
   }
   const approved = loss?.policy === "Automatic" ||

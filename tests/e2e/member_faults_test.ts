@@ -143,7 +143,7 @@ Deno.test("a member whose pod cannot be scheduled is replaced after the grace pe
         "Degraded to quote the scheduler",
         () => clusterStatus(namespace.name),
         (status) =>
-          /cannot be scheduled for \d+ s: .*unschedulable/.test(
+          /cannot be scheduled since \S+: .*unschedulable/.test(
             condition(status, "Degraded")?.message ?? "",
           ),
         90,

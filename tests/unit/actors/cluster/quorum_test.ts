@@ -118,7 +118,7 @@ Deno.test("a lost quorum is reported, then recovered only after the grace period
     [
       "within the grace period",
       observe({}, { unavailableSinceMs: now - 20_000 }),
-      /lost for 20 s; after 60 s the operator would restart c-0 \(raft index 120\) alone/,
+      /lost since 2026-12-03T05:59:40Z; from 2026-12-03T06:00:40Z the operator would restart c-0 \(raft index 120\) alone/,
     ],
     [
       "Manual, not approved",
