@@ -18,26 +18,13 @@ import {
   type ClusterStatus,
   clusterStatus,
   condition,
+  eventReasons,
   healthy,
   underWriter,
   waitHealthy,
 } from "./support/health.ts";
 
 const peerLabel = "etcd.improbable.io/peer-name";
-
-async function eventReasons(namespace: string): Promise<string[]> {
-  const reasons = await kubectlOk([
-    "get",
-    "events",
-    "-n",
-    namespace,
-    "--field-selector",
-    "involvedObject.kind=EtcdCluster",
-    "-o",
-    "jsonpath={.items[*].reason}",
-  ]);
-  return reasons.split(/\s+/).filter(Boolean);
-}
 
 async function deletePeerPod(namespace: string, peer: string): Promise<void> {
   await kubectlOk(["delete", "pod", "-n", namespace, "-l", `${peerLabel}=${peer}`, "--wait=false"]);

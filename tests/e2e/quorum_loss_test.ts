@@ -12,24 +12,18 @@ import {
   temporaryNamespace,
 } from "./support/cluster.ts";
 import { killedAt, startOperator } from "./support/operator.ts";
-import { clusterName, clusterStatus, condition, healthy, waitHealthy } from "./support/health.ts";
+import {
+  clusterName,
+  clusterStatus,
+  condition,
+  eventReasons,
+  healthy,
+  waitHealthy,
+} from "./support/health.ts";
 import { clientServiceIP, startWriter, storedKeys, writeOnce } from "./support/writer.ts";
 
 const peerLabel = "etcd.improbable.io/peer-name";
 const graceSeconds = 20;
-
-async function eventReasons(namespace: string): Promise<string[]> {
-  return (await kubectlOk([
-    "get",
-    "events",
-    "-n",
-    namespace,
-    "--field-selector",
-    "involvedObject.kind=EtcdCluster",
-    "-o",
-    "jsonpath={.items[*].reason}",
-  ])).split(/\s+/).filter(Boolean);
-}
 
 /** Keys acknowledged by a writer that ran for a few seconds, then a quiet moment to catch up. */
 async function writeSome(serviceIP: string): Promise<string[]> {

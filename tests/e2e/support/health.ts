@@ -1,7 +1,7 @@
 // A cluster's health as its status tells it, and a writer that must see nothing fail or go
 // missing while a test hurts the cluster. Shared by the fault tests.
 import assert from "node:assert/strict";
-import { eventually, getJson } from "./cluster.ts";
+import { eventually, getJson, kubectlOk } from "./cluster.ts";
 import { clientServiceIP, startWriter, type Writer } from "./writer.ts";
 
 export const clusterName = "my-cluster";
@@ -71,4 +71,19 @@ async function finishWriter(writer: Writer, label: string) {
   assert.equal(result.failed, 0, "no write may fail");
   assert.deepEqual(result.missing, [], "no acknowledged write may be lost");
   assert.ok(result.acknowledged.length > 0);
+}
+
+/** The reasons of the Events recorded against the namespace's EtcdClusters, oldest first. */
+export async function eventReasons(namespace: string): Promise<string[]> {
+  const reasons = await kubectlOk([
+    "get",
+    "events",
+    "-n",
+    namespace,
+    "--field-selector",
+    "involvedObject.kind=EtcdCluster",
+    "-o",
+    "jsonpath={.items[*].reason}",
+  ]);
+  return reasons.split(/\s+/).filter(Boolean);
 }
