@@ -19,7 +19,6 @@ import {
   type RestoreMessage,
   type RestorePodObject,
 } from "./restore/actor.ts";
-import { restoreLabel } from "./restore/resources.ts";
 import {
   type RuntimeHooks,
   spawnRegistry,
@@ -40,6 +39,7 @@ import {
   type PodDisruptionBudgetObject,
   type PodObject,
   type ReplicaSetObject,
+  restoreLabel,
 } from "./types.ts";
 
 export interface ManagerOptions {
@@ -138,6 +138,9 @@ export function startManager(options: ManagerOptions): Manager {
     volumeClaims: watchers.volumeClaims.store,
     nodes: nodeWatcher?.store,
     secrets: tlsSecrets.store,
+    // What a cluster that lost every member's data recovers from, and the restore it creates.
+    backups: watchers.backups.store,
+    restores: watchers.restores.store,
   };
   // No cluster or peer actor plans before every watch it reads has listed (a fresh leader's
   // empty cache is not "nothing exists"); false if the watches stop before that.
@@ -150,6 +153,8 @@ export function startManager(options: ManagerOptions): Manager {
       watchers.pods,
       watchers.replicaSets,
       watchers.volumeClaims,
+      watchers.backups,
+      watchers.restores,
       tlsSecrets.owned,
     ].map((watcher) => (watcher as Watcher<KubeObject>).synced()),
   ).then(() => true, () => false);

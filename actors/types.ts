@@ -36,6 +36,9 @@ export const approveQuorumRecoveryAnnotation = "etcd.improbable.io/approve-quoru
 /** On an EtcdCluster, written by the operator while it recovers a lost quorum (JSON). */
 export const quorumRecoveryAnnotation = "etcd.improbable.io/quorum-recovery";
 
+/** Restore pods and the PVCs a restore created carry the restore's name (selects its pods). */
+export const restoreLabel = "etcd.improbable.io/restore";
+
 /** `spec.tls`: TLS on the client port and between members, each mutual and each optional. */
 export interface EtcdClusterTLS {
   /** TLS on 2379; clients must present a certificate the cluster's CA signed. */

@@ -8,6 +8,7 @@ import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
+  type EtcdBackupObject,
   type EtcdClusterObject,
   type EtcdPeerObject,
   type EventSink,
@@ -31,10 +32,16 @@ import {
 } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
 import { nodeState, podsToForceDelete } from "../node_health.ts";
-import { formatQuorumRecovery } from "./quorum.ts";
+import { formatQuorumRecovery, restoreOfRecord } from "../recovery_record.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
-import { clientService, disruptionBudget, headlessService, peerObject } from "./objects.ts";
-import { clusterObservation } from "./observe.ts";
+import {
+  clientService,
+  disruptionBudget,
+  headlessService,
+  peerObject,
+  recoveryRestoreObject,
+} from "./objects.ts";
+import { clusterObservation, type RecoveryRestoreObject } from "./observe.ts";
 import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
 import { etcdContainerName, tlsDigestAnnotation } from "../peer/resources.ts";
 import { type ResolvedTLS, resolveTLS } from "../tls/settings.ts";
@@ -70,6 +77,9 @@ export interface ClusterStores {
   readonly nodes?: StoreReader<NodeObject>;
   /** The TLS Secrets: the operator's own (by label) and the user-provided ones (by name). */
   readonly secrets?: StoreReader<SecretObject>;
+  /** What a cluster that lost every member's data recovers from, and the restore it creates. */
+  readonly backups?: StoreReader<EtcdBackupObject>;
+  readonly restores?: StoreReader<RecoveryRestoreObject>;
 }
 
 /** The API calls the cluster actor makes. */
@@ -272,6 +282,9 @@ async function reconcile(
     ? await state.etcd.observe(endpoints, memberEndpoint)
     : undefined;
   const budget = deps.stores.disruptionBudgets.get(`${namespace}/${name}`);
+  const recoveryRestoreName = restoreOfRecord(
+    cluster.metadata.annotations?.[quorumRecoveryAnnotation],
+  );
   const seen = clusterObservation({
     cluster,
     peers,
@@ -286,6 +299,10 @@ async function reconcile(
       ? budget.spec.minAvailable
       : undefined,
     etcd,
+    backups: deps.stores.backups?.list(),
+    recoveryRestore: recoveryRestoreName
+      ? deps.stores.restores?.get(`${namespace}/${recoveryRestoreName}`)
+      : undefined,
   });
   const clusterSteps = planCluster(seen);
   const tlsSeen = tls.client.kind === "off" && tls.peer.kind === "off"
@@ -734,6 +751,7 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
     }
     case "startQuorumRecovery": {
       const recovery = {
+        source: "survivor" as const,
         survivor: step.survivor,
         memberId: step.memberId,
         phase: "forcing" as const,
@@ -752,12 +770,77 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       return outcome;
     }
     case "advanceQuorumRecovery": {
-      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(step.recovery));
+      const { recovery } = step;
+      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
       if (outcome.ok) {
         record(
           "QuorumRecoveryProgress",
-          `${step.recovery.survivor} serves as the only member; restarting it without ` +
-            `--force-new-cluster before any other member joins`,
+          recovery.source === "survivor"
+            ? `${recovery.survivor} serves as the only member; restarting it without ` +
+              `--force-new-cluster before any other member joins`
+            : recovery.phase === "restoring"
+            ? `the lost peers and volumes are gone; EtcdRestore ${recovery.restore} fills new ` +
+              `volumes from EtcdBackup ${recovery.backup}`
+            : `the recovery's EtcdRestore was deleted; clearing what it left to restore ` +
+              `EtcdBackup ${recovery.backup} again`,
+        );
+      }
+      return outcome;
+    }
+    case "startBackupRecovery": {
+      const { recovery } = step;
+      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
+      if (outcome.ok) {
+        deps.events.record(
+          cluster,
+          "Warning",
+          "QuorumRecoveryStarted",
+          `no member's data survives (${step.reason}): recovering from EtcdBackup ` +
+            `${recovery.backup} (completed ${recovery.completionTime}, ${recovery.objectURL}); ` +
+            `writes acknowledged after it are lost. The lost peers and volumes are deleted, ` +
+            `then an EtcdRestore fills new volumes`,
+        );
+      }
+      return outcome;
+    }
+    case "createRecoveryRestore": {
+      const created = await deps.kube.create(
+        resources.etcdRestores,
+        recoveryRestoreObject(cluster, step.recovery, step.replicas),
+      );
+      if (created.ok) {
+        record(
+          "RestoreCreated",
+          `created EtcdRestore ${step.recovery.restore} to restore EtcdBackup ` +
+            `${step.recovery.backup} into ${step.replicas} member(s)`,
+        );
+        return ok;
+      }
+      return fromKube(created, ["alreadyExists"]);
+    }
+    case "finishBackupRecovery": {
+      const outcome = fromKube(
+        await deps.kube.mergePatch(
+          resources.etcdClusters,
+          { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
+          {
+            metadata: {
+              annotations: {
+                [quorumRecoveryAnnotation]: null,
+                // The restored members formed a cluster of their own: its id from now on.
+                ...(step.clusterId ? { [formedAnnotation]: step.clusterId } : {}),
+              },
+            },
+          },
+        ),
+      );
+      if (outcome.ok) {
+        deps.events.record(
+          cluster,
+          "Warning",
+          "QuorumRestored",
+          `every member serves the data of EtcdBackup ${step.backup} (completed ` +
+            `${step.completionTime}); writes acknowledged after it are lost`,
         );
       }
       return outcome;

@@ -12,6 +12,7 @@ import {
   volumeAnnotation,
 } from "../member.ts";
 import type { NewPeer } from "./plan.ts";
+import type { BackupRecovery } from "../recovery_record.ts";
 
 function ownedMetadata(cluster: EtcdClusterObject, name: string, labels: Record<string, string>) {
   return {
@@ -97,6 +98,34 @@ export function peerObject(cluster: EtcdClusterObject, peer: NewPeer, tls?: Peer
       storage: cluster.spec.storage,
       ...(cluster.spec.podTemplate ? { podTemplate: cluster.spec.podTemplate } : {}),
       ...(tls ? { tls: tls.secrets } : {}),
+    },
+  };
+}
+
+/**
+ * The EtcdRestore a recovery from a backup creates: owned by the cluster (it goes with it), and
+ * aimed at the cluster itself, which the restore accepts only while the cluster's recovery record
+ * names it (actors/restore/plan.ts). Its volumes and pods are a restore's own, so they are made,
+ * checked and reported as for any restore.
+ */
+export function recoveryRestoreObject(
+  cluster: EtcdClusterObject,
+  recovery: BackupRecovery & { readonly restore: string },
+  replicas: number,
+) {
+  return {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind: "EtcdRestore",
+    metadata: ownedMetadata(cluster, recovery.restore, clusterLabels(cluster.metadata.name)),
+    spec: {
+      source: { objectURL: recovery.objectURL },
+      clusterTemplate: {
+        clusterName: cluster.metadata.name,
+        spec: { ...cluster.spec, replicas },
+      },
+      ...(recovery.credentialsSecret
+        ? { credentialsSecretRef: { name: recovery.credentialsSecret } }
+        : {}),
     },
   };
 }

@@ -5,16 +5,21 @@ import { ordinalOf, peerLabel, volumeAnnotation, volumeState } from "../member.t
 import {
   approveQuorumRecoveryAnnotation,
   type ContainerState,
+  type EtcdBackupObject,
   type EtcdClusterObject,
   type EtcdPeerObject,
   formedAnnotation,
   type PersistentVolumeClaimObject,
   type PodObject,
   quorumRecoveryAnnotation,
+  restoreLabel,
 } from "../types.ts";
 import type { PodView } from "./diagnose.ts";
 import type { NodeState } from "../node_health.ts";
-import { parseQuorumRecovery, type QuorumLossView } from "./quorum.ts";
+import type { BackupView, QuorumLossView, RecoveryRestoreView, VolumeClaimView } from "./quorum.ts";
+import { parseQuorumRecovery } from "../recovery_record.ts";
+import { snapshotSource } from "../snapshot_source.ts";
+import { judgeBackupSource, strictTenancy } from "../tenancy.ts";
 import { etcdContainerName } from "../peer/resources.ts";
 
 export interface GatheredCluster {
@@ -31,6 +36,20 @@ export interface GatheredCluster {
   readonly replaceAfterMs: number;
   /** The nodes the cache knows (none when nodes are not watched). */
   readonly nodes?: readonly NodeState[];
+  /** The EtcdBackups in the cluster's namespace (read only when every member's data is lost). */
+  readonly backups?: readonly EtcdBackupObject[];
+  /** The EtcdRestore a recovery from a backup created, if it exists. */
+  readonly recoveryRestore?: RecoveryRestoreObject;
+}
+
+/** What the cluster reads of the EtcdRestore it created. */
+export interface RecoveryRestoreObject {
+  readonly metadata: { readonly name: string };
+  readonly spec: { readonly clusterTemplate: { readonly spec: { readonly replicas: number } } };
+  readonly status?: {
+    readonly phase?: string;
+    readonly conditions?: readonly { readonly type: string; readonly message?: string }[];
+  };
 }
 
 /** The member's pod as the diagnosis reads it; the newest pod if a replaced one is still going. */
@@ -183,6 +202,15 @@ export function clusterObservation(gathered: GatheredCluster): ClusterObservatio
     formed: formedOf(cluster),
     knownMembers: knownMembersOf(cluster),
     quorumLoss: quorumLossOf(cluster),
+    createdAtMs: Date.parse(cluster.metadata.creationTimestamp ?? "") || undefined,
+    volumeClaims: gathered.claims.map(volumeClaimView),
+    // Only a cluster etcd cannot answer for may need them (dataLossReport).
+    ...(gathered.backups && !gathered.etcd?.members.some((member) => member.reachable)
+      ? { backups: backupViews(cluster, gathered.backups) }
+      : {}),
+    ...(gathered.recoveryRestore
+      ? { recoveryRestore: recoveryRestoreView(gathered.recoveryRestore) }
+      : {}),
     upgrading:
       cluster.status?.conditions?.some((condition) =>
         condition.type === "Progressing" && condition.reason === "Upgrading"
@@ -233,4 +261,58 @@ export function knownMembersOf(cluster: EtcdClusterObject): string[] {
   return members.flatMap((member) =>
     typeof member?.name === "string" && member.name !== "" ? [member.name] : []
   );
+}
+
+function volumeClaimView(claim: PersistentVolumeClaimObject): VolumeClaimView {
+  const restore = claim.metadata.labels?.[restoreLabel];
+  return {
+    name: claim.metadata.name,
+    terminating: Boolean(claim.metadata.deletionTimestamp),
+    ...(restore ? { restore } : {}),
+  };
+}
+
+/**
+ * The Completed backups of this cluster: its source names the cluster or one of its members (read
+ * as a backup's own tenancy check reads it, so a backup that could not have read this cluster is
+ * never restored into it), with whether it is still the last to have written its object.
+ */
+export function backupViews(
+  cluster: EtcdClusterObject,
+  backups: readonly EtcdBackupObject[],
+): BackupView[] {
+  const { namespace, name } = cluster.metadata;
+  const inNamespace = backups.filter((backup) => backup.metadata.namespace === namespace);
+  return inNamespace.flatMap((backup) => {
+    const { status } = backup;
+    if (
+      status?.phase !== "Completed" || !status.objectURL || !status.sha256 ||
+      !status.completionTime
+    ) return [];
+    const judged = judgeBackupSource(backup.spec.source.clusterURL, namespace, strictTenancy);
+    if (judged.kind !== "inNamespace") return [];
+    if (!judged.readings.some((reading) => reading.clusterName === name)) return [];
+    const writer = snapshotSource(status.objectURL, namespace, inNamespace);
+    const credentialsSecret = backup.spec.credentialsSecretRef?.name;
+    return [{
+      name: backup.metadata.name,
+      uid: backup.metadata.uid,
+      objectURL: status.objectURL,
+      completionTime: status.completionTime,
+      ...(credentialsSecret ? { credentialsSecret } : {}),
+      lastWriter: writer?.backupUID === backup.metadata.uid,
+    }];
+  });
+}
+
+function recoveryRestoreView(restore: RecoveryRestoreObject): RecoveryRestoreView {
+  // The restore's one condition (Completed) says why it failed, or how far it got.
+  const message = restore.status?.conditions?.find((condition) => condition.type === "Completed")
+    ?.message;
+  return {
+    name: restore.metadata.name,
+    phase: restore.status?.phase,
+    message,
+    replicas: restore.spec.clusterTemplate.spec.replicas,
+  };
 }

@@ -17,7 +17,14 @@ import {
 } from "../member.ts";
 import { diagnoseMember, type Diagnosis, type PodView } from "./diagnose.ts";
 import { versionSkip } from "./version_skip.ts";
-import { planQuorumRecovery, type QuorumLossView, type QuorumRecovery } from "./quorum.ts";
+import {
+  type BackupView,
+  planQuorumRecovery,
+  type QuorumLossView,
+  type RecoveryRestoreView,
+  type VolumeClaimView,
+} from "./quorum.ts";
+import type { BackupRecovery, QuorumRecovery } from "../recovery_record.ts";
 
 export interface PeerView {
   readonly name: string;
@@ -90,6 +97,14 @@ export interface ClusterObservation {
   readonly replaceAfterMs: number;
   /** The owner's policy and approval for a lost quorum, and a recovery under way. */
   readonly quorumLoss?: QuorumLossView;
+  /** metadata.creationTimestamp: a backup older than the cluster is of an earlier namesake. */
+  readonly createdAtMs?: number;
+  /** This cluster's Completed EtcdBackups: what a cluster that lost every member's data has left. */
+  readonly backups?: readonly BackupView[];
+  /** The EtcdRestore a recovery from a backup created, once it exists. */
+  readonly recoveryRestore?: RecoveryRestoreView;
+  /** The cluster's PVCs (by its label). */
+  readonly volumeClaims?: readonly VolumeClaimView[];
 }
 
 export interface InitialMember {
@@ -164,6 +179,25 @@ export type ClusterStep =
   }
   | { readonly kind: "advanceQuorumRecovery"; readonly recovery: QuorumRecovery }
   | { readonly kind: "finishQuorumRecovery"; readonly survivor: string }
+  | {
+    readonly kind: "startBackupRecovery";
+    readonly recovery: BackupRecovery;
+    /** Each member's state when the recovery began. */
+    readonly reason: string;
+  }
+  /** The EtcdRestore (owned by the cluster) that fills the members' new volumes. */
+  | {
+    readonly kind: "createRecoveryRestore";
+    readonly recovery: BackupRecovery & { readonly restore: string };
+    readonly replicas: number;
+  }
+  | {
+    readonly kind: "finishBackupRecovery";
+    readonly backup: string;
+    readonly completionTime: string;
+    /** The restored cluster's id: its formation record from now on. */
+    readonly clusterId: string | undefined;
+  }
   | { readonly kind: "wait"; readonly reason: string };
 
 /** Steps that change etcd membership or remove a member's data: at most one per pass. */
@@ -177,6 +211,8 @@ export function isDisruptive(step: ClusterStep): boolean {
     "replacePeer",
     "restartPeer",
     "startQuorumRecovery",
+    "startBackupRecovery",
+    "createRecoveryRestore",
   ].includes(step.kind);
 }
 

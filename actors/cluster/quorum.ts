@@ -14,19 +14,12 @@
 //   killed half-way carries on with the same survivor, and --force-new-cluster is cleared before
 //   any other member joins.
 import type { QuorumLossRecoveryPolicy } from "../types.ts";
-import { memberPeerName, peerHost } from "../member.ts";
+import type { BackupRecovery, QuorumRecovery, SurvivorRecovery } from "../recovery_record.ts";
+import { memberPeerName, peerHost, peerName } from "../member.ts";
 import { diagnoseMember, instant } from "./diagnose.ts";
 import type { ClusterObservation, ClusterStep, MemberView, PeerView } from "./plan.ts";
 
 const quorum = (voters: number) => Math.floor(voters / 2) + 1;
-
-/** What quorumRecoveryAnnotation holds while a recovery runs. */
-export interface QuorumRecovery {
-  readonly survivor: string;
-  readonly memberId: string;
-  /** forcing: restarting the survivor alone; clearing: restarting it without the flag. */
-  readonly phase: "forcing" | "clearing";
-}
 
 export interface QuorumLossView {
   readonly policy: QuorumLossRecoveryPolicy;
@@ -36,24 +29,6 @@ export interface QuorumLossView {
   readonly unavailableSinceMs?: number;
   /** A recovery under way. */
   readonly recovery?: QuorumRecovery;
-}
-
-export function parseQuorumRecovery(text: string | undefined): QuorumRecovery | undefined {
-  if (!text) return undefined;
-  try {
-    const value = JSON.parse(text) as Partial<QuorumRecovery>;
-    if (
-      typeof value.survivor === "string" && typeof value.memberId === "string" &&
-      (value.phase === "forcing" || value.phase === "clearing")
-    ) {
-      return { survivor: value.survivor, memberId: value.memberId, phase: value.phase };
-    }
-  } catch { /* not ours, or damaged: treated as absent */ }
-  return undefined;
-}
-
-export function formatQuorumRecovery(recovery: QuorumRecovery): string {
-  return JSON.stringify(recovery);
 }
 
 /** One voter as the report shows it. */
@@ -154,12 +129,25 @@ export function quorumLossReport(seen: ClusterObservation): QuorumLossReport | u
   }
   const plan = `restart ${survivor.name} (raft index ${survivor.member.raftIndex}) alone on its ` +
     `data with --force-new-cluster, then add the other members again on empty volumes`;
+  const gate = recoveryGate(seen, plan);
+  if (gate.kind === "held") return { members, action: gate.action };
+  return {
+    members,
+    action: `recovering: ${plan}`,
+    startWith: { survivor: survivor.name, memberId: survivor.member.id },
+  };
+}
+
+type Gate = { readonly kind: "held"; readonly action: string } | { readonly kind: "go" };
+
+/** A recovery waits out the grace period, then for the owner's approval unless Automatic. */
+function recoveryGate(seen: ClusterObservation, plan: string): Gate {
   const loss = seen.quorumLoss;
   const sinceMs = loss?.unavailableSinceMs ?? seen.nowMs;
   const waitedMs = seen.nowMs - sinceMs;
   if (waitedMs < seen.replaceAfterMs) {
     return {
-      members,
+      kind: "held",
       action: `lost since ${instant(sinceMs)}; from ${
         instant(sinceMs + seen.replaceAfterMs)
       } the operator would ${plan}`,
@@ -169,17 +157,13 @@ export function quorumLossReport(seen: ClusterObservation): QuorumLossReport | u
     (loss?.approvedAtMs !== undefined && loss.approvedAtMs >= sinceMs);
   if (!approved) {
     return {
-      members,
+      kind: "held",
       action: `the operator would ${plan}; it waits for approval (quorumLossRecovery is Manual): ` +
         `kubectl annotate etcdcluster ${seen.clusterName} --overwrite ` +
         `etcd.improbable.io/approve-quorum-recovery=$(date -u +%Y-%m-%dT%H:%M:%SZ)`,
     };
   }
-  return {
-    members,
-    action: `recovering: ${plan}`,
-    startWith: { survivor: survivor.name, memberId: survivor.member.id },
-  };
+  return { kind: "go" };
 }
 
 /**
@@ -188,7 +172,22 @@ export function quorumLossReport(seen: ClusterObservation): QuorumLossReport | u
  */
 export function planQuorumRecovery(seen: ClusterObservation): ClusterStep[] | undefined {
   const recovery = seen.quorumLoss?.recovery;
-  if (recovery) return continueRecovery(seen, recovery);
+  if (recovery?.source === "survivor") return continueRecovery(seen, recovery);
+  if (recovery?.source === "backup") return continueBackupRecovery(seen, recovery);
+  const lost = dataLossReport(seen);
+  if (lost) {
+    if (!lost.startFrom) {
+      return [{
+        kind: "wait",
+        reason: `no member's data survives (${lost.members.join("; ")}): ${lost.action}`,
+      }];
+    }
+    return [{
+      kind: "startBackupRecovery",
+      recovery: lost.startFrom,
+      reason: lost.members.join("; "),
+    }];
+  }
   const report = quorumLossReport(seen);
   if (!report) return undefined;
   if (!report.startWith) {
@@ -205,7 +204,7 @@ export function planQuorumRecovery(seen: ClusterObservation): ClusterStep[] | un
   }];
 }
 
-function continueRecovery(seen: ClusterObservation, recovery: QuorumRecovery): ClusterStep[] {
+function continueRecovery(seen: ClusterObservation, recovery: SurvivorRecovery): ClusterStep[] {
   const survivor = seen.peers.find((peer) => peer.name === recovery.survivor);
   const forcing = recovery.phase === "forcing";
   const others = seen.etcd.reachable
@@ -253,4 +252,217 @@ function continueRecovery(seen: ClusterObservation, recovery: QuorumRecovery): C
   return forcing
     ? [{ kind: "advanceQuorumRecovery", recovery: { ...recovery, phase: "clearing" } }]
     : [{ kind: "finishQuorumRecovery", survivor: survivor.name }];
+}
+
+// ---- No member's data survives: recovery from the latest backup ----
+//
+// Every member's volume is lost (or never held anything), so there is no survivor to force a
+// cluster from. What is left is this cluster's newest Completed EtcdBackup: the peers and their
+// empty volumes go, an EtcdRestore owned by the cluster fills new volumes from the snapshot (the
+// same pods, download checks and Events as any restore), and the members start on them as the
+// initial cluster. Writes acknowledged after the backup are lost, which the Events say.
+
+/** A Completed EtcdBackup of this cluster (its source names the cluster or one of its members). */
+export interface BackupView {
+  readonly name: string;
+  readonly uid: string;
+  readonly objectURL: string;
+  readonly completionTime: string;
+  readonly credentialsSecret?: string;
+  /** The last Completed backup to write its object: the object still holds its bytes. */
+  readonly lastWriter: boolean;
+}
+
+/** The EtcdRestore a backup recovery created. */
+export interface RecoveryRestoreView {
+  readonly name: string;
+  readonly phase: string | undefined;
+  /** Its Ready (or failure) condition's message. */
+  readonly message: string | undefined;
+  /** How many members it fills volumes for. */
+  readonly replicas: number;
+}
+
+/** One of the cluster's PVCs. */
+export interface VolumeClaimView {
+  readonly name: string;
+  readonly terminating: boolean;
+  /** The restore label's value, on a PVC a restore created. */
+  readonly restore?: string;
+}
+
+/** The newest backup whose object still holds its snapshot, taken since the cluster was created. */
+export function chooseBackup(seen: ClusterObservation): BackupView | undefined {
+  const since = seen.createdAtMs ?? -Infinity;
+  return (seen.backups ?? [])
+    .filter((backup) => backup.lastWriter && Date.parse(backup.completionTime) >= since)
+    .sort((a, b) =>
+      Date.parse(b.completionTime) - Date.parse(a.completionTime) || a.name.localeCompare(b.name)
+    )[0];
+}
+
+export interface DataLossReport {
+  readonly members: readonly string[];
+  readonly action: string;
+  /** The recovery may start now, from this backup. */
+  readonly startFrom?: BackupRecovery;
+}
+
+/**
+ * Undefined unless the cluster has formed, etcd answers nothing, and no peer can hold data: every
+ * peer's volume is lost or never existed, at least one is lost, and every member the last status
+ * listed has a peer (a member whose peer was deleted may have its data on a kept volume).
+ */
+export function dataLossReport(seen: ClusterObservation): DataLossReport | undefined {
+  if (seen.etcd.reachable || !seen.formed || seen.peers.length === 0) return undefined;
+  const peerNames = new Set(seen.peers.map((peer) => peer.name));
+  if (seen.knownMembers.some((name) => !peerNames.has(name))) return undefined;
+  const holdsData = (peer: PeerView) =>
+    peer.volume.kind !== "lost" && peer.volume.kind !== "missing";
+  if (seen.peers.some(holdsData)) return undefined;
+  if (!seen.peers.some((peer) => peer.volume.kind === "lost")) return undefined;
+  const members = seen.peers.map((peer) =>
+    peer.volume.kind === "lost"
+      ? `${peer.name}: data lost (${peer.volume.reason})`
+      : `${peer.name}: never held data`
+  );
+  const backup = chooseBackup(seen);
+  if (!backup) {
+    return {
+      members,
+      action: "no Completed EtcdBackup of this cluster whose object still holds its snapshot: " +
+        "nothing to recover from; take backups with an EtcdBackupSchedule",
+    };
+  }
+  const plan = `restore EtcdBackup ${backup.name} (completed ${backup.completionTime}, ` +
+    `${backup.objectURL}) into new volumes for every member; writes after it are lost`;
+  const gate = recoveryGate(seen, plan);
+  if (gate.kind === "held") return { members, action: gate.action };
+  return {
+    members,
+    action: `recovering: ${plan}`,
+    startFrom: {
+      source: "backup",
+      backup: backup.name,
+      backupUID: backup.uid,
+      objectURL: backup.objectURL,
+      completionTime: backup.completionTime,
+      ...(backup.credentialsSecret ? { credentialsSecret: backup.credentialsSecret } : {}),
+      phase: "clearing",
+    },
+  };
+}
+
+/** `<cluster>-recovery-<time>`: a new name for each attempt, so a failed one never blocks the next. */
+export function recoveryRestoreName(clusterName: string, nowMs: number): string {
+  return `${clusterName}-recovery-${Math.floor(nowMs / 1000).toString(36)}`;
+}
+
+function continueBackupRecovery(seen: ClusterObservation, recovery: BackupRecovery): ClusterStep[] {
+  const from = `EtcdBackup ${recovery.backup} (completed ${recovery.completionTime})`;
+  if (recovery.phase === "clearing") {
+    if (seen.etcd.reachable) {
+      // A member answers after all (a cache read long after the record changed): its data is
+      // not lost, and clearing would delete it.
+      return [{
+        kind: "wait",
+        reason: `recovery from ${from}: the record says every member's data is lost, but etcd ` +
+          `answers: not deleting any peer or volume`,
+      }];
+    }
+    const peer = seen.peers.find((candidate) => !candidate.terminating);
+    if (peer) return [{ kind: "deletePeer", peerName: peer.name, deleteVolume: true }];
+    const claims = seen.volumeClaims ?? [];
+    const claim = claims.find((candidate) => !candidate.terminating);
+    if (claim) return [{ kind: "deletePeer", peerName: claim.name, deleteVolume: true }];
+    if (seen.peers.length > 0 || claims.length > 0) {
+      return [{
+        kind: "wait",
+        reason: `recovery from ${from}: waiting for the lost peers and volumes to go`,
+      }];
+    }
+    return [{
+      kind: "advanceQuorumRecovery",
+      recovery: {
+        ...recovery,
+        phase: "restoring",
+        restore: recoveryRestoreName(seen.clusterName, seen.nowMs),
+      },
+    }];
+  }
+  const restoreName = recovery.restore ?? recoveryRestoreName(seen.clusterName, seen.nowMs);
+  const restore = seen.recoveryRestore?.name === restoreName ? seen.recoveryRestore : undefined;
+  // Peers exist only once the restore completed: a restore deleted after that changes nothing.
+  if (!restore && seen.peers.length > 0) return awaitRestoredMembers(seen, recovery, from);
+  if (!restore) {
+    const leftovers = (seen.volumeClaims ?? []).some((claim) => claim.restore === restoreName);
+    if (leftovers) {
+      // The restore was deleted (to try again after a failure): what it made goes first.
+      return [{
+        kind: "advanceQuorumRecovery",
+        recovery: { ...recovery, phase: "clearing", restore: undefined },
+      }];
+    }
+    return [{
+      kind: "createRecoveryRestore",
+      recovery: { ...recovery, restore: restoreName },
+      replicas: seen.replicas,
+    }];
+  }
+  if (restore.phase === "Failed") {
+    return [{
+      kind: "wait",
+      reason: `recovery from ${from}: EtcdRestore ${restore.name} failed` +
+        `${restore.message ? ` (${restore.message})` : ""}; delete it to try again ` +
+        `(kubectl delete etcdrestore ${restore.name})`,
+    }];
+  }
+  if (restore.phase !== "Completed") {
+    return [{
+      kind: "wait",
+      reason: `recovery from ${from}: EtcdRestore ${restore.name} is filling the members' ` +
+        `volumes (${restore.phase ?? "Pending"})`,
+    }];
+  }
+  const names = Array.from({ length: restore.replicas }, (_, i) => peerName(seen.clusterName, i));
+  const peerNames = new Set(seen.peers.map((peer) => peer.name));
+  const missing = names.filter((name) => !peerNames.has(name));
+  if (missing.length > 0) {
+    // The volumes hold the restored data with these very names and URLs: "new" starts nothing
+    // new, and dataExists makes a peer refuse to start if its volume went missing meanwhile.
+    return [{
+      kind: "createPeers",
+      peers: missing.map((name) => ({
+        name,
+        initialClusterState: "New" as const,
+        initialCluster: names.map((member) => ({
+          name: member,
+          host: peerHost(seen.clusterName, seen.namespace, member),
+        })),
+        dataExists: true,
+      })),
+    }];
+  }
+  return awaitRestoredMembers(seen, recovery, from);
+}
+
+function awaitRestoredMembers(
+  seen: ClusterObservation,
+  recovery: BackupRecovery,
+  from: string,
+): ClusterStep[] {
+  const serving = seen.etcd.reachable && seen.etcd.members.length === seen.peers.length &&
+    seen.etcd.members.every((member) => member.healthy);
+  if (!serving) {
+    return [{
+      kind: "wait",
+      reason: `recovery from ${from}: waiting for the restored members to serve`,
+    }];
+  }
+  return [{
+    kind: "finishBackupRecovery",
+    backup: recovery.backup,
+    completionTime: recovery.completionTime,
+    clusterId: seen.etcd.reachable ? seen.etcd.clusterId : undefined,
+  }];
 }

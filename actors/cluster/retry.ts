@@ -34,6 +34,13 @@ export function stepKey(step: ClusterStep): string {
       return `${step.kind}:${step.survivor}`;
     case "advanceQuorumRecovery":
       return `${step.kind}:${step.recovery.phase}`;
+    case "startBackupRecovery":
+    case "finishBackupRecovery":
+      return `${step.kind}:${
+        step.kind === "startBackupRecovery" ? step.recovery.backup : step.backup
+      }`;
+    case "createRecoveryRestore":
+      return `${step.kind}:${step.recovery.restore}`;
     case "moveLeader":
       return `moveLeader:${step.fromId}>${step.toId}`;
     case "applyDisruptionBudget":

@@ -7,7 +7,7 @@ import {
   upgradeProgress,
 } from "./plan.ts";
 import { clusterSelectorLabels, selectorOf } from "../member.ts";
-import { quorumLossReport } from "./quorum.ts";
+import { dataLossReport, quorumLossReport } from "./quorum.ts";
 
 export interface Condition {
   readonly type: "Available" | "Progressing" | "Degraded";
@@ -99,6 +99,15 @@ function availability(input: StatusInput): Omit<Condition, "lastTransitionTime">
   const { seen, generation } = input;
   const base = { type: "Available" as const, observedGeneration: generation };
   if (!seen.etcd.reachable) {
+    const lost = dataLossReport(seen);
+    if (lost) {
+      return {
+        ...base,
+        status: "False",
+        reason: "DataLost",
+        message: `no member's data survives (${lost.members.join("; ")}); ${lost.action}`,
+      };
+    }
     return {
       ...base,
       status: seen.peers.length === 0 ? "Unknown" : "False",
@@ -147,6 +156,9 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   startQuorumRecovery: "RecoveringQuorum",
   advanceQuorumRecovery: "RecoveringQuorum",
   finishQuorumRecovery: "RecoveringQuorum",
+  startBackupRecovery: "RecoveringFromBackup",
+  createRecoveryRestore: "RecoveringFromBackup",
+  finishBackupRecovery: "RecoveringFromBackup",
   refuseUpgrade: upgradeRefusedReason,
   wait: "Waiting",
 };
@@ -227,9 +239,21 @@ function describeStep(step: ClusterStep): string {
     case "startQuorumRecovery":
       return `recovering the lost quorum from ${step.survivor}`;
     case "advanceQuorumRecovery":
-      return `${step.recovery.survivor} serves alone: restarting it without --force-new-cluster`;
+      return step.recovery.source === "survivor"
+        ? `${step.recovery.survivor} serves alone: restarting it without --force-new-cluster`
+        : step.recovery.phase === "restoring"
+        ? `the lost peers and volumes are gone: restoring EtcdBackup ${step.recovery.backup}`
+        : `clearing what a deleted restore left, to restore EtcdBackup ${step.recovery.backup} again`;
     case "finishQuorumRecovery":
       return `quorum restored on ${step.survivor}; the other members are added again`;
+    case "startBackupRecovery":
+      return `no member's data survives: recovering from EtcdBackup ${step.recovery.backup} ` +
+        `(completed ${step.recovery.completionTime})`;
+    case "createRecoveryRestore":
+      return `restoring EtcdBackup ${step.recovery.backup} into new volumes (EtcdRestore ` +
+        `${step.recovery.restore})`;
+    case "finishBackupRecovery":
+      return `restored from EtcdBackup ${step.backup}; every member serves`;
     case "refuseUpgrade":
       return step.message;
     case "wait":

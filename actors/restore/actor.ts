@@ -12,8 +12,16 @@ import type { KubeObject } from "../../k8s/objects.ts";
 import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { EtcdBackupObject, EtcdClusterSpec, EventSink, StoredMeta } from "../types.ts";
 import {
+  type EtcdBackupObject,
+  type EtcdClusterSpec,
+  type EventSink,
+  quorumRecoveryAnnotation,
+  type StoredMeta,
+} from "../types.ts";
+import { restoreOfRecord } from "../recovery_record.ts";
+import {
+  type ExistingCluster,
   type ExistingObject,
   memberNames,
   planRestore,
@@ -23,7 +31,7 @@ import {
   type RestoreStep,
 } from "./plan.ts";
 import { type RestoreTarget, restoreUidAnnotation } from "./resources.ts";
-import { type SnapshotSource, snapshotSource } from "./source.ts";
+import { type SnapshotSource, snapshotSource } from "../snapshot_source.ts";
 import {
   completedStatus,
   type EtcdRestoreStatus,
@@ -155,7 +163,7 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
       value: {
         phase,
         target,
-        cluster: cluster.ok ? existing(cluster.value) : undefined,
+        cluster: cluster.ok ? existingCluster(cluster.value) : undefined,
         volumeClaims,
         pods,
       },
@@ -176,6 +184,7 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
       credentialsSecret: spec.credentialsSecretRef?.name,
       etcdRepository: this.deps.etcdRepository,
       operatorImage: this.deps.operatorImage,
+      ...(intoCluster(restore) ? { intoCluster: intoCluster(restore) } : {}),
     };
   }
 
@@ -273,6 +282,22 @@ function existing(object: KubeObject): ExistingObject {
     name: object.metadata.name ?? "",
     restoreUid: object.metadata.annotations?.[restoreUidAnnotation],
   };
+}
+
+function existingCluster(object: KubeObject): ExistingCluster {
+  return {
+    ...existing(object),
+    uid: object.metadata.uid ?? "",
+    recoveryRestore: restoreOfRecord(object.metadata.annotations?.[quorumRecoveryAnnotation]),
+  };
+}
+
+/** The uid of the EtcdCluster of the target's name that controls the restore, if one does. */
+function intoCluster(restore: EtcdRestoreObject): string | undefined {
+  const owner = controllerOf(restore);
+  return owner?.kind === "EtcdCluster" && owner.name === restore.spec.clusterTemplate.clusterName
+    ? owner.uid
+    : undefined;
 }
 
 /** A pod's phase and, once it failed, which container failed and its last log lines. */

@@ -23,6 +23,13 @@ export interface ExistingObject {
   readonly restoreUid: string | undefined;
 }
 
+/** The target EtcdCluster as a restore into an existing cluster must check it. */
+export interface ExistingCluster extends ExistingObject {
+  readonly uid?: string;
+  /** The EtcdRestore its quorum recovery record names, while it recovers from a backup. */
+  readonly recoveryRestore?: string;
+}
+
 export interface RestorePodState {
   readonly name: string;
   /** `status.phase`: Pending, Running, Succeeded, Failed, Unknown. */
@@ -35,14 +42,18 @@ export interface RestoreObservation {
   readonly phase: RestorePhase | undefined;
   readonly target: RestoreTarget;
   /** The EtcdCluster named `clusterTemplate.clusterName`, if any. */
-  readonly cluster: ExistingObject | undefined;
+  readonly cluster: ExistingCluster | undefined;
   /** PVCs labelled for the cluster or named as one of its members. */
   readonly volumeClaims: readonly ExistingObject[];
   /** This restore's pods. */
   readonly pods: readonly RestorePodState[];
 }
 
-export type FailureReason = "ClusterExists" | "VolumeClaimsExist" | "RestorePodFailed";
+export type FailureReason =
+  | "ClusterExists"
+  | "ClusterGone"
+  | "VolumeClaimsExist"
+  | "RestorePodFailed";
 
 export type RestoreStep =
   /** Completed or Failed: nothing more to do, ever. */
@@ -65,7 +76,7 @@ export function planRestore(seen: RestoreObservation): RestoreStep {
   const all = members(target);
   if (seen.phase !== "Restoring") return { kind: "start", message: startMessage(target) };
   // The cluster exists only once every pod succeeded: creating it was the last step.
-  if (seen.cluster?.restoreUid === uid) {
+  if (!target.intoCluster && seen.cluster?.restoreUid === uid) {
     return { kind: "complete", message: completedMessage(target) };
   }
   const claimed = new Set(seen.volumeClaims.map((claim) => claim.name));
@@ -96,6 +107,8 @@ export function planRestore(seen: RestoreObservation): RestoreStep {
       reason: `waiting for restore pods ${running.map((pod) => pod.name).join(", ")}`,
     };
   }
+  // Into an existing cluster: its actor starts the members on the filled volumes.
+  if (target.intoCluster) return { kind: "complete", message: completedMessage(target) };
   return { kind: "createCluster", cluster: restoredCluster(target) };
 }
 
@@ -104,7 +117,27 @@ function refuse(seen: RestoreObservation): RestoreStep | undefined {
   const { target } = seen;
   const uid = target.restore.uid;
   const where = `in namespace ${target.restore.namespace}`;
-  if (seen.cluster && seen.cluster.restoreUid !== uid) {
+  if (target.intoCluster) {
+    // Only the recovery that cluster recorded may fill its volumes: never another cluster's
+    // namesake, nor a restore someone made look like one.
+    if (!seen.cluster || seen.cluster.uid !== target.intoCluster) {
+      return {
+        kind: "fail",
+        reason: "ClusterGone",
+        message: `the EtcdCluster ${target.clusterName} this restore recovers (uid ` +
+          `${target.intoCluster}) no longer exists ${where}; nothing was restored`,
+      };
+    }
+    if (seen.cluster.recoveryRestore !== target.restore.name) {
+      return {
+        kind: "fail",
+        reason: "ClusterExists",
+        message: `EtcdCluster ${target.clusterName} exists ${where} and its quorum recovery does ` +
+          `not name this restore: a restore fills an existing cluster's volumes only when that ` +
+          `cluster's recovery from a backup created it; touched nothing`,
+      };
+    }
+  } else if (seen.cluster && seen.cluster.restoreUid !== uid) {
     return {
       kind: "fail",
       reason: "ClusterExists",
@@ -127,6 +160,12 @@ function refuse(seen: RestoreObservation): RestoreStep | undefined {
   return undefined;
 }
 
+function intoWhat(target: RestoreTarget): string {
+  return target.intoCluster
+    ? `the volumes of existing cluster ${target.clusterName}, recovering from a lost quorum`
+    : `new cluster ${target.clusterName}`;
+}
+
 function startMessage(target: RestoreTarget): string {
   const { snapshot } = target;
   const verified = snapshot
@@ -134,12 +173,15 @@ function startMessage(target: RestoreTarget): string {
       `${snapshot.sha256})`
     : " (no Completed EtcdBackup in this namespace recorded it: only its size is checked)";
   return `restoring ${target.objectURL}${verified} into ${target.clusterSpec.replicas} ` +
-    `member(s) of new cluster ${target.clusterName} (etcd ${target.clusterSpec.version})`;
+    `member(s) of ${intoWhat(target)} (etcd ${target.clusterSpec.version})`;
 }
 
 function completedMessage(target: RestoreTarget): string {
-  return `restored ${target.objectURL} into ${target.clusterSpec.replicas} member(s) and created ` +
-    `EtcdCluster ${target.clusterName}`;
+  return target.intoCluster
+    ? `restored ${target.objectURL} into the volumes of ${target.clusterSpec.replicas} ` +
+      `member(s) of EtcdCluster ${target.clusterName}, which starts them`
+    : `restored ${target.objectURL} into ${target.clusterSpec.replicas} member(s) and created ` +
+      `EtcdCluster ${target.clusterName}`;
 }
 
 /** The members a target has, re-exported for callers that list what to observe. */

@@ -12,12 +12,10 @@ import { clusterLabels, labelKeys, peerLabels, peerName, peerURL } from "../memb
 import type { KubeObject } from "../../k8s/objects.ts";
 import { apiVersionOf, resources } from "../../k8s/resources.ts";
 import { dataDir, etcdImage } from "../peer/resources.ts";
-import type { EtcdClusterSpec } from "../types.ts";
+import { type EtcdClusterSpec, restoreLabel } from "../types.ts";
 import { writerUidKey } from "../backup/prepare.ts";
-import type { SnapshotSource } from "./source.ts";
+import type { SnapshotSource } from "../snapshot_source.ts";
 
-/** Restore pods and the PVCs a restore created carry the restore's name (selects its pods). */
-export const restoreLabel = "etcd.improbable.io/restore";
 /** What marks a PVC or EtcdCluster as made by one restore: its uid, so a namesake is not it. */
 export const restoreUidAnnotation = "etcd.improbable.io/restore-uid";
 
@@ -44,6 +42,11 @@ export interface RestoreTarget {
   readonly credentialsSecret: string | undefined;
   readonly etcdRepository: string;
   readonly operatorImage: string;
+  /**
+   * The uid of the existing EtcdCluster of that name this restore fills the volumes of, when the
+   * cluster itself created it (its controller) to recover from a lost quorum; else a new cluster.
+   */
+  readonly intoCluster?: string;
 }
 
 export interface Member {

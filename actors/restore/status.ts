@@ -1,7 +1,7 @@
 // The EtcdRestore status written at each phase change, with its one condition. Pure.
 import type { StatusCondition } from "../types.ts";
 import type { RestorePhase } from "./plan.ts";
-import type { SnapshotSource } from "./source.ts";
+import type { SnapshotSource } from "../snapshot_source.ts";
 
 /** `kubectl wait --for=condition=Completed etcdrestore/x`: True done, False failed, Unknown running. */
 export const completedCondition = "Completed";

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import {
   apply,
+  e2e,
   eventually,
+  getJson,
   kubectl,
   kubectlOk,
   sampleClusterIn,
@@ -37,8 +39,12 @@ async function writeSome(serviceIP: string): Promise<string[]> {
 }
 
 /** The disks of two members are gone, and so are their pods. */
-async function loseTwoVolumes(namespace: string): Promise<void> {
-  for (const ordinal of [1, 2]) {
+function loseTwoVolumes(namespace: string): Promise<void> {
+  return loseVolumes(namespace, [1, 2]);
+}
+
+async function loseVolumes(namespace: string, ordinals: readonly number[]): Promise<void> {
+  for (const ordinal of ordinals) {
     const peer = `${clusterName}-${ordinal}`;
     await kubectlOk(["delete", "pvc", "-n", namespace, peer, "--wait=false"]);
     await kubectlOk([
@@ -207,6 +213,162 @@ Deno.test("a quorum recovery resumes after the operator is killed after every on
   console.log(
     `killed after every step: ${keys.length} keys kept; writable ${writable.toFixed(1)} s and ` +
       `3 healthy members ${full.toFixed(1)} s after the fault`,
+  );
+  void operator;
+});
+
+// ---- Every member's data lost: recovery from the latest backup ----
+
+interface Phased {
+  readonly status?: { readonly phase?: string };
+}
+
+/**
+ * A 3-member cluster with keys, a Completed backup of it in MinIO, then more keys the backup does
+ * not hold; the operator that did it is stopped. Returns the keys on each side of the backup.
+ */
+async function backedUpCluster(namespace: string, flags: readonly string[]) {
+  await using operator = startOperator(["--namespace", namespace, ...flags]);
+  await apply(
+    sampleClusterIn(namespace).replace(/\nspec:\n/, "\nspec:\n  quorumLossRecovery: Automatic\n"),
+  );
+  await waitHealthy(namespace, 3);
+  const serviceIP = await clientServiceIP(namespace, clusterName);
+  const kept = await writeSome(serviceIP);
+  const s3 = e2e.s3();
+  await apply(JSON.stringify({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "minio", namespace },
+    stringData: { AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey },
+  }));
+  await apply(JSON.stringify({
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind: "EtcdBackup",
+    metadata: { name: "before-loss", namespace },
+    spec: {
+      source: { clusterURL: `http://${clusterName}-client.${namespace}.svc:2379` },
+      destination: {
+        // As the operator reaches MinIO; the restore pods reach the same address.
+        objectURLTemplate:
+          `s3://${s3.bucket}/${namespace}/before-loss.db?endpoint=${s3.endpoint}&region=${s3.region}`,
+      },
+      credentialsSecretRef: { name: "minio" },
+    },
+  }));
+  const backup = await eventually(
+    "the backup Completed",
+    () => getJson<Phased>(["etcdbackup", "-n", namespace, "before-loss"]),
+    (found) => found?.status?.phase === "Completed" || found?.status?.phase === "Failed",
+    120,
+  );
+  assert.equal(backup?.status?.phase, "Completed", JSON.stringify(backup?.status));
+  const after: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const key = `u-after-backup-${i}`;
+    assert.ok(await writeOnce(serviceIP, key), `write ${key}`);
+    after.push(key);
+  }
+  void operator;
+  return { serviceIP, kept, after };
+}
+
+async function recoveredFromBackup(
+  namespace: string,
+  serviceIP: string,
+  keys: { readonly kept: readonly string[]; readonly after: readonly string[] },
+  faultAt: number,
+) {
+  await eventually(
+    "a write through the client Service",
+    () => writeOnce(serviceIP, `after-${Date.now()}`),
+    (ok) => ok,
+    420,
+    1_000,
+  );
+  const writable = (Date.now() - faultAt) / 1000;
+  const stored = await storedKeys(serviceIP);
+  assert.deepEqual(keys.kept.filter((key) => !stored.has(key)), [], "every key the backup held");
+  assert.deepEqual(
+    keys.after.filter((key) => stored.has(key)),
+    [],
+    "the data is the backup's: writes after it are gone",
+  );
+  await waitHealthy(namespace, 3, 300);
+  const full = (Date.now() - faultAt) / 1000;
+  const restores = await getJson<{ items: (Phased & { metadata: { name: string } })[] }>([
+    "etcdrestores",
+    "-n",
+    namespace,
+  ]);
+  assert.deepEqual(
+    restores?.items.map((restore) => restore.status?.phase),
+    ["Completed"],
+    JSON.stringify(restores?.items.map((restore) => restore.metadata.name)),
+  );
+  return { writable, full };
+}
+
+Deno.test("every member's data lost: recovered from the latest backup into the same cluster", async () => {
+  await using namespace = await temporaryNamespace("quorumbackup");
+  const flags = ["--replace-unschedulable-after", String(graceSeconds)];
+  const { serviceIP, kept, after } = await backedUpCluster(namespace.name, flags);
+  // The operator is down while every volume goes: no member is replaced half-way.
+  const faultAt = Date.now();
+  await loseVolumes(namespace.name, [0, 1, 2]);
+  await using operator = startOperator(["--namespace", namespace.name, ...flags]);
+  const lost = await eventually(
+    "Available=False DataLost",
+    () => clusterStatus(namespace.name),
+    (status) => condition(status, "Available")?.reason === "DataLost",
+    120,
+  );
+  console.log(`backup: ${condition(lost!, "Available")!.message}`);
+  assert.match(condition(lost!, "Available")!.message, /EtcdBackup before-loss/);
+  const { writable, full } = await recoveredFromBackup(
+    namespace.name,
+    serviceIP,
+    { kept, after },
+    faultAt,
+  );
+  const reasons = await eventReasons(namespace.name);
+  for (const reason of ["QuorumRecoveryStarted", "RestoreCreated", "QuorumRestored"]) {
+    assert.ok(reasons.includes(reason), `Event ${reason}: ${reasons}`);
+  }
+  console.log(
+    `backup: ${kept.length} keys of the backup kept, ${after.length} later writes gone; writable ` +
+      `${writable.toFixed(1)} s and 3 healthy members ${full.toFixed(1)} s after the fault ` +
+      `(grace period ${graceSeconds} s)`,
+  );
+  void operator;
+});
+
+Deno.test("a recovery from a backup resumes after the operator is killed after every one of its steps", async () => {
+  await using namespace = await temporaryNamespace("quorumbackupkilled");
+  const flags = ["--replace-unschedulable-after", String(graceSeconds)];
+  const { serviceIP, kept, after } = await backedUpCluster(namespace.name, flags);
+  const faultAt = Date.now();
+  await loseVolumes(namespace.name, [0, 1, 2]);
+  await killedAt(namespace.name, [
+    "after:startBackupRecovery",
+    "after:deletePeer", // the first lost peer and its volume go
+    "after:advanceQuorumRecovery", // cleared: to restoring
+    "after:createRecoveryRestore",
+    "after:createPeers", // the restore completed: the members start on its volumes
+    "after:finishBackupRecovery",
+  ], flags);
+  await using operator = startOperator(["--namespace", namespace.name, ...flags]);
+  const { writable, full } = await recoveredFromBackup(
+    namespace.name,
+    serviceIP,
+    { kept, after },
+    faultAt,
+  );
+  console.log(
+    `backup, killed after every step: ${kept.length} keys kept; writable ${
+      writable.toFixed(1)
+    } s ` +
+      `and 3 healthy members ${full.toFixed(1)} s after the fault`,
   );
   void operator;
 });

@@ -45,8 +45,12 @@ Everything the operator may do where it watches. The same rules as config/rbac/r
   resources: [etcdpeers, etcdbackups]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [etcd.improbable.io]
-  resources: [etcdbackupschedules, etcdrestores]
+  resources: [etcdbackupschedules]
   verbs: [list, watch]
+# A cluster that lost every member's data creates the EtcdRestore that recovers it.
+- apiGroups: [etcd.improbable.io]
+  resources: [etcdrestores]
+  verbs: [list, watch, create]
 - apiGroups: [etcd.improbable.io]
   resources:
     - etcdclusters/status

@@ -123,6 +123,79 @@ const cases: readonly (readonly [string, Partial<RestoreObservation>, string])[]
   ["a failed restore does nothing", { phase: "Failed" }, "done"],
 ];
 
+// Into an existing cluster: the recovery of a cluster that lost every member's data.
+const clusterUid = "99999999-2222-3333-4444-555555555555";
+const recovering = target("3.5.21", { intoCluster: clusterUid });
+const recoveringCluster = {
+  name: "restored",
+  restoreUid: undefined,
+  uid: clusterUid,
+  recoveryRestore: "from-backup",
+};
+const intoCases: readonly (readonly [string, Partial<RestoreObservation>, string])[] = [
+  ["into the cluster that recorded it: starts", {
+    phase: undefined,
+    cluster: recoveringCluster,
+    volumeClaims: [],
+    pods: [],
+  }, "start"],
+  ["into the cluster that recorded it: fills the volumes", {
+    cluster: recoveringCluster,
+    volumeClaims: [],
+    pods: [],
+  }, "createVolumeClaims"],
+  ["into the cluster that recorded it: every pod done completes it, creating no cluster", {
+    cluster: recoveringCluster,
+  }, "complete"],
+  ["a cluster whose record names another restore is refused", {
+    phase: undefined,
+    cluster: { ...recoveringCluster, recoveryRestore: "another" },
+    volumeClaims: [],
+    pods: [],
+  }, "fail:ClusterExists"],
+  ["a cluster with no recovery under way is refused", {
+    cluster: { ...recoveringCluster, recoveryRestore: undefined },
+  }, "fail:ClusterExists"],
+  ["a namesake of the cluster (another uid) is refused", {
+    phase: undefined,
+    cluster: { ...recoveringCluster, uid: "someone-else" },
+    volumeClaims: [],
+    pods: [],
+  }, "fail:ClusterGone"],
+  ["the cluster gone: refused", { cluster: undefined }, "fail:ClusterGone"],
+  ["a PVC the recovery did not clear is refused as for any restore", {
+    phase: undefined,
+    cluster: recoveringCluster,
+    volumeClaims: [{ name: "restored-1", restoreUid: undefined }],
+    pods: [],
+  }, "fail:VolumeClaimsExist"],
+];
+for (const [name, overrides, expected] of intoCases) {
+  Deno.test(name, () => {
+    assert.equal(kindOf(planRestore(observe({ target: recovering, ...overrides }))), expected);
+  });
+}
+
+Deno.test("a restore into an existing cluster says so when it starts and completes", () => {
+  const start = planRestore(observe({
+    target: recovering,
+    phase: undefined,
+    cluster: recoveringCluster,
+    volumeClaims: [],
+    pods: [],
+  }));
+  assert.equal(start.kind, "start");
+  assert.match(
+    (start as { message: string }).message,
+    /into 3 member\(s\) of the volumes of existing cluster restored, recovering from a lost quorum/,
+  );
+  const complete = planRestore(observe({ target: recovering, cluster: recoveringCluster }));
+  assert.match(
+    (complete as { message: string }).message,
+    /EtcdCluster restored, which starts them/,
+  );
+});
+
 for (const [name, overrides, expected] of cases) {
   Deno.test(name, () => {
     assert.equal(kindOf(planRestore(observe(overrides))), expected);

@@ -1,8 +1,8 @@
 // Which backup a restore checks its snapshot against, as a table of backups in and choice out.
 import assert from "node:assert/strict";
-import { snapshotSource } from "../../../../actors/restore/source.ts";
-import { restoringStatus } from "../../../../actors/restore/status.ts";
-import type { BackupPhase, EtcdBackupObject } from "../../../../actors/types.ts";
+import { snapshotSource } from "../../../actors/snapshot_source.ts";
+import { restoringStatus } from "../../../actors/restore/status.ts";
+import type { BackupPhase, EtcdBackupObject } from "../../../actors/types.ts";
 
 const latest =
   "s3://backups/latest.db?endpoint=http://minio.objectstores.svc:9000&region=us-east-1";

@@ -13,8 +13,8 @@
 // every member's restore pod checks the same bytes, even when some pods are created later (after a
 // crash or an API error) and the object was overwritten in between. Without that, two members
 // could start from different snapshots.
-import { parseObjectURL } from "../../objectstore/mod.ts";
-import type { EtcdBackupObject } from "../types.ts";
+import { parseObjectURL } from "../objectstore/mod.ts";
+import type { EtcdBackupObject } from "./types.ts";
 
 /** The backup a restore checks its snapshot against, as kept in `status.snapshot`. */
 export interface SnapshotSource {
