@@ -56,6 +56,8 @@ export interface ManagerOptions {
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
+  /** After each pass: whether the cluster's quorum (or every member's data) is lost. */
+  readonly onQuorumLost?: (cluster: string, lost: boolean) => void;
   /** How often a converged cluster's etcd health is probed (default 15 s). */
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before it is replaced (default 5 min). */

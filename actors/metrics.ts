@@ -16,6 +16,8 @@ export interface OperatorMetrics {
   etcdClients(open: number): void;
   /** Port-forward listeners and bridged connections open right now (member_dialer.ts). */
   portForwards(counts: { readonly listeners: number; readonly connections: number }): void;
+  /** Whether the cluster (`namespace/name`, its actor's name) has lost its quorum or its data. */
+  quorumLost(cluster: string, lost: boolean): void;
 }
 
 /** API-server calls: from a cached header (ms) to a large list or a slow admission webhook. */
@@ -26,15 +28,29 @@ const stepBounds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const etcdBounds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function operatorMetrics(registry: Registry, log: Logger): OperatorMetrics {
+  const quorumLost = registry.gauge(
+    "etcd_operator_cluster_quorum_lost",
+    "1 while a cluster's quorum is lost (Available False QuorumLost), or every member's data " +
+      "(DataLost); else 0. Per cluster actor.",
+  );
   return {
-    hooks: runtimeMetrics(registry, log),
+    hooks: runtimeMetrics(registry, log, [quorumLost]),
     kubeRequest: kubeRequestMetrics(registry),
     ...stepMetrics(registry),
     ...etcdMetrics(registry),
+    quorumLost: (cluster, lost) =>
+      quorumLost.set({ kind: "EtcdCluster", name: cluster }, lost ? 1 : 0),
   };
 }
 
-function runtimeMetrics(registry: Registry, log: Logger): RuntimeHooks {
+/** A gauge or counter one of whose series each actor owns, removed when the actor stops. */
+type PerActorFamily = { removeMatching(labels: Record<string, string>): void };
+
+function runtimeMetrics(
+  registry: Registry,
+  log: Logger,
+  actorFamilies: readonly PerActorFamily[],
+): RuntimeHooks {
   const processed = registry.counter(
     "etcd_operator_reconciles_total",
     "Messages handled by actors, by kind.",
@@ -66,7 +82,7 @@ function runtimeMetrics(registry: Registry, log: Logger): RuntimeHooks {
   };
   // Families labelled by actor name: an actor that stopped for good leaves them, or every
   // cluster ever deleted would stay in every scrape for the life of the process.
-  const perActor = [depth];
+  const perActor = [depth, ...actorFamilies];
   return {
     count: (counter, actor, amount) => counters[counter].inc({ kind: actor.kind }, amount),
     gauge: (_gauge, actor, value) => depth.set({ kind: actor.kind, name: actor.name }, value),

@@ -106,6 +106,8 @@ export interface ClusterActorDeps {
   readonly failpoint?: Failpoint;
   /** `step`: a ClusterStep's kind, or `tls:` and a TLSStep's kind. */
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
+  /** After each pass: whether the cluster's quorum (or every member's data) is lost. */
+  readonly onQuorumLost?: (cluster: string, lost: boolean) => void;
   readonly random?: () => number;
 }
 
@@ -369,6 +371,13 @@ async function reconcile(
   if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
     state.statusAhead = { status: written, written: lastWrite, older };
   }
+  const available = (written.conditions as readonly Condition[] | undefined)?.find((condition) =>
+    condition.type === "Available"
+  );
+  deps.onQuorumLost?.(
+    `${namespace}/${name}`,
+    available?.reason === "QuorumLost" || available?.reason === "DataLost",
+  );
   return delay;
 }
 

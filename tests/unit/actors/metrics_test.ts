@@ -157,3 +157,27 @@ Deno.test("etcd calls are counted by method and outcome, and open clients are a 
   ]);
   assert.deepEqual(lines("etcd_operator_etcd_clients_open"), ["etcd_operator_etcd_clients_open 3"]);
 });
+
+Deno.test("a cluster's quorum-lost gauge follows its passes and goes with its actor", async () => {
+  const { operator, lines } = metrics();
+  const root = startSupervisor({
+    name: "root",
+    clock: manualClock(),
+    hooks: operator.hooks,
+    onEscalate: () => {},
+  });
+  root.spawn(quiet("ns/lost")).send("reconcile");
+  root.spawn(quiet("ns/fine")).send("reconcile");
+  await settle();
+  operator.quorumLost("ns/lost", true);
+  operator.quorumLost("ns/fine", false);
+  assert.deepEqual(lines("etcd_operator_cluster_quorum_lost"), [
+    'etcd_operator_cluster_quorum_lost{kind="EtcdCluster",name="ns/lost"} 1',
+    'etcd_operator_cluster_quorum_lost{kind="EtcdCluster",name="ns/fine"} 0',
+  ]);
+  await root.stopChild("ns/lost");
+  assert.deepEqual(lines("etcd_operator_cluster_quorum_lost"), [
+    'etcd_operator_cluster_quorum_lost{kind="EtcdCluster",name="ns/fine"} 0',
+  ]);
+  await root.stop();
+});
