@@ -310,21 +310,29 @@ export interface DataLossReport {
 
 /**
  * Undefined unless the cluster has formed, etcd answers nothing, and no peer can hold data: every
- * peer's volume is lost or never existed, at least one is lost, and every member the last status
- * listed has a peer (a member whose peer was deleted may have its data on a kept volume).
+ * peer's volume is lost or never existed, or it is a member added since etcd last answered (a
+ * learner re-added for a lost member, say, which cannot even publish its name without a quorum,
+ * so holds nothing); at least one volume is lost; and every member the last status listed has a
+ * peer (a member whose peer was deleted may have its data on a kept volume).
  */
 export function dataLossReport(seen: ClusterObservation): DataLossReport | undefined {
   if (seen.etcd.reachable || !seen.formed || seen.peers.length === 0) return undefined;
   const peerNames = new Set(seen.peers.map((peer) => peer.name));
   if (seen.knownMembers.some((name) => !peerNames.has(name))) return undefined;
+  const known = new Set(seen.knownMembers);
+  // Without a list of members to go by, any peer with a volume may hold data.
+  const neverServed = (peer: PeerView) =>
+    known.size > 0 && !known.has(peer.name) && peer.initialClusterState === "Existing";
   const holdsData = (peer: PeerView) =>
-    peer.volume.kind !== "lost" && peer.volume.kind !== "missing";
+    peer.volume.kind !== "lost" && peer.volume.kind !== "missing" && !neverServed(peer);
   if (seen.peers.some(holdsData)) return undefined;
   if (!seen.peers.some((peer) => peer.volume.kind === "lost")) return undefined;
   const members = seen.peers.map((peer) =>
     peer.volume.kind === "lost"
       ? `${peer.name}: data lost (${peer.volume.reason})`
-      : `${peer.name}: never held data`
+      : peer.volume.kind === "missing"
+      ? `${peer.name}: never held data`
+      : `${peer.name}: added since etcd last answered, never served`
   );
   const backup = chooseBackup(seen);
   if (!backup) {

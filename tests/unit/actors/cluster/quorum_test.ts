@@ -475,6 +475,36 @@ Deno.test("not a data loss: a volume that may hold data, a known member without 
     }, automatic))?.[0].kind,
     "startBackupRecovery",
   );
+  // Nor does one re-added for a lost member since etcd last answered (c-1 here), on a fresh
+  // volume: it could not even publish its name without a quorum.
+  const readded = peer(1, { initialClusterState: "Existing", pod: undefined });
+  const cascade = dataLost({
+    peers: [allLost[0], readded, allLost[2]],
+    knownMembers: ["c-0", "c-2"],
+  }, automatic);
+  const started = planQuorumRecovery(cascade);
+  assert.equal(started?.[0].kind, "startBackupRecovery");
+  assert.match(
+    (started?.[0] as { reason: string }).reason,
+    /c-1: added since etcd last answered, never served/,
+  );
+  // Listed by the last status, or part of the initial cluster: it may hold data.
+  for (
+    const overrides of [
+      { peers: [allLost[0], readded, allLost[2]] },
+      {
+        peers: [allLost[0], peer(1, { pod: undefined }), allLost[2]],
+        knownMembers: ["c-0", "c-2"],
+      },
+      { peers: [allLost[0], readded, allLost[2]], knownMembers: [] },
+    ]
+  ) {
+    assert.notEqual(
+      planQuorumRecovery(dataLost(overrides, automatic))?.[0].kind,
+      "startBackupRecovery",
+      JSON.stringify(overrides.knownMembers),
+    );
+  }
 });
 
 Deno.test("a recovery from a backup: clear the lost peers and volumes, restore, start the members, done", () => {
