@@ -32,7 +32,7 @@ import {
 } from "../member.ts";
 import { currentVolumeState } from "../volume_check.ts";
 import { nodeState, podsToForceDelete } from "../node_health.ts";
-import { formatQuorumRecovery, restoreOfRecord } from "../recovery_record.ts";
+import { formatQuorumRecovery, type QuorumRecovery, restoreOfRecord } from "../recovery_record.ts";
 import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
 import {
   clientService,
@@ -758,59 +758,43 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       }
       return ok;
     }
-    case "startQuorumRecovery": {
-      const recovery = {
-        source: "survivor" as const,
-        survivor: step.survivor,
-        memberId: step.memberId,
-        phase: "forcing" as const,
-      };
-      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
-      if (outcome.ok) {
-        deps.events.record(
-          cluster,
-          "Warning",
-          "QuorumRecoveryStarted",
-          `quorum lost (${step.reason}): restarting ${step.survivor} (member ${step.memberId}) ` +
-            `alone on its data with --force-new-cluster; the other members are added again on ` +
-            `empty volumes`,
-        );
-      }
-      return outcome;
-    }
+    case "startQuorumRecovery":
+      return await recordRecovery(
+        context,
+        { source: "survivor", survivor: step.survivor, memberId: step.memberId, phase: "forcing" },
+        {
+          type: "Warning",
+          reason: "QuorumRecoveryStarted",
+          message: `quorum lost (${step.reason}): restarting ${step.survivor} (member ` +
+            `${step.memberId}) alone on its data with --force-new-cluster; the other members ` +
+            `are added again on empty volumes`,
+        },
+      );
     case "advanceQuorumRecovery": {
       const { recovery } = step;
-      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
-      if (outcome.ok) {
-        record(
-          "QuorumRecoveryProgress",
-          recovery.source === "survivor"
-            ? `${recovery.survivor} serves as the only member; restarting it without ` +
-              `--force-new-cluster before any other member joins`
-            : recovery.phase === "restoring"
-            ? `the lost peers and volumes are gone; EtcdRestore ${recovery.restore} fills new ` +
-              `volumes from EtcdBackup ${recovery.backup}`
-            : `the recovery's EtcdRestore was deleted; clearing what it left to restore ` +
-              `EtcdBackup ${recovery.backup} again`,
-        );
-      }
-      return outcome;
+      return await recordRecovery(context, recovery, {
+        type: "Normal",
+        reason: "QuorumRecoveryProgress",
+        message: recovery.source === "survivor"
+          ? `${recovery.survivor} serves as the only member; restarting it without ` +
+            `--force-new-cluster before any other member joins`
+          : recovery.phase === "restoring"
+          ? `the lost peers and volumes are gone; EtcdRestore ${recovery.restore} fills new ` +
+            `volumes from EtcdBackup ${recovery.backup}`
+          : `the recovery's EtcdRestore was deleted; clearing what it left to restore ` +
+            `EtcdBackup ${recovery.backup} again`,
+      });
     }
     case "startBackupRecovery": {
       const { recovery } = step;
-      const outcome = await writeQuorumRecovery(context, formatQuorumRecovery(recovery));
-      if (outcome.ok) {
-        deps.events.record(
-          cluster,
-          "Warning",
-          "QuorumRecoveryStarted",
-          `no member's data survives (${step.reason}): recovering from EtcdBackup ` +
-            `${recovery.backup} (completed ${recovery.completionTime}, ${recovery.objectURL}); ` +
-            `writes acknowledged after it are lost. The lost peers and volumes are deleted, ` +
-            `then an EtcdRestore fills new volumes`,
-        );
-      }
-      return outcome;
+      return await recordRecovery(context, recovery, {
+        type: "Warning",
+        reason: "QuorumRecoveryStarted",
+        message: `no member's data survives (${step.reason}): recovering from EtcdBackup ` +
+          `${recovery.backup} (completed ${recovery.completionTime}, ${recovery.objectURL}); ` +
+          `writes acknowledged after it are lost. The lost peers and volumes are deleted, ` +
+          `then an EtcdRestore fills new volumes`,
+      });
     }
     case "createRecoveryRestore": {
       const created = await deps.kube.create(
@@ -827,43 +811,20 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
       }
       return fromKube(created, ["alreadyExists"]);
     }
-    case "finishBackupRecovery": {
-      const outcome = fromKube(
-        await deps.kube.mergePatch(
-          resources.etcdClusters,
-          { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
-          {
-            metadata: {
-              annotations: {
-                [quorumRecoveryAnnotation]: null,
-                // The restored members formed a cluster of their own: its id from now on.
-                ...(step.clusterId ? { [formedAnnotation]: step.clusterId } : {}),
-              },
-            },
-          },
-        ),
-      );
-      if (outcome.ok) {
-        deps.events.record(
-          cluster,
-          "Warning",
-          "QuorumRestored",
-          `every member serves the data of EtcdBackup ${step.backup} (completed ` +
-            `${step.completionTime}); writes acknowledged after it are lost`,
-        );
-      }
-      return outcome;
-    }
-    case "finishQuorumRecovery": {
-      const outcome = await writeQuorumRecovery(context, null);
-      if (outcome.ok) {
-        record(
-          "QuorumRestored",
+    case "finishBackupRecovery":
+      return await recordRecovery(context, null, {
+        type: "Warning",
+        reason: "QuorumRestored",
+        message: `every member serves the data of EtcdBackup ${step.backup} (completed ` +
+          `${step.completionTime}); writes acknowledged after it are lost`,
+      }, step.clusterId);
+    case "finishQuorumRecovery":
+      return await recordRecovery(context, null, {
+        type: "Normal",
+        reason: "QuorumRestored",
+        message:
           `${step.survivor} serves with its data; the other members are added again as learners`,
-        );
-      }
-      return outcome;
-    }
+      });
     case "refuseUpgrade":
       if (step.announce) deps.events.record(cluster, "Warning", "UpgradeRefused", step.message);
       return ok;
@@ -872,16 +833,34 @@ async function act(step: ClusterStep, context: ActContext): Promise<StepOutcome>
   }
 }
 
-/** Records (or, with null, clears) the recovery under way on the EtcdCluster itself. */
-async function writeQuorumRecovery(context: ActContext, value: string | null) {
+/**
+ * Records (or, with null, clears) the recovery under way on the EtcdCluster itself, then the Event
+ * that says what it means, only once the record is written. `formedAs`: the id of a cluster the
+ * recovery formed anew (restored from a backup), its formation record from now on.
+ */
+async function recordRecovery(
+  context: ActContext,
+  recovery: QuorumRecovery | null,
+  event: { readonly type: "Normal" | "Warning"; readonly reason: string; readonly message: string },
+  formedAs?: string,
+): Promise<StepOutcome> {
   const { cluster, deps } = context;
-  return fromKube(
+  const outcome = fromKube(
     await deps.kube.mergePatch(
       resources.etcdClusters,
       { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
-      { metadata: { annotations: { [quorumRecoveryAnnotation]: value } } },
+      {
+        metadata: {
+          annotations: {
+            [quorumRecoveryAnnotation]: recovery ? formatQuorumRecovery(recovery) : null,
+            ...(formedAs ? { [formedAnnotation]: formedAs } : {}),
+          },
+        },
+      },
     ),
   );
+  if (outcome.ok) deps.events.record(cluster, event.type, event.reason, event.message);
+  return outcome;
 }
 
 /** Deletes, with no grace period, the peer's pods whose node is not ready (see node_health.ts). */
