@@ -1,5 +1,6 @@
 // The EtcdRestore status written at each phase change, with its one condition. Pure.
 import type { StatusCondition } from "../types.ts";
+import { withTransitionTime } from "../conditions.ts";
 import type { RestorePhase } from "./plan.ts";
 import type { SnapshotSource } from "./source.ts";
 
@@ -42,22 +43,11 @@ export function failedStatus(
   return status(input, "Failed", { status: "False", reason, message });
 }
 
-/** lastTransitionTime moves only when the condition's status flips. */
 function status(
   input: StatusInput,
   phase: RestorePhase,
   next: Pick<StatusCondition, "status" | "reason" | "message">,
 ): EtcdRestoreStatus {
-  const before = input.previous.find((existing) => existing.type === completedCondition);
-  return {
-    phase,
-    conditions: [{
-      type: completedCondition,
-      ...next,
-      lastTransitionTime: before && before.status === next.status
-        ? before.lastTransitionTime
-        : input.now,
-      observedGeneration: input.generation,
-    }],
-  };
+  const condition = { type: completedCondition, ...next, observedGeneration: input.generation };
+  return { phase, conditions: [withTransitionTime(condition, input.previous, input.now)] };
 }
