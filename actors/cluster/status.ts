@@ -30,6 +30,19 @@ export interface ClusterStatus {
   readonly conditions: readonly Condition[];
 }
 
+/** The status fields the cluster actor owns; any other field in status is left alone. */
+export const ownedStatusFields = [
+  "replicas",
+  "readyReplicas",
+  "members",
+  "clusterVersion",
+  "leader",
+  "observedGeneration",
+  "selector",
+  "conditions",
+  "tls",
+] as const;
+
 export interface StatusInput {
   readonly seen: ClusterObservation;
   /** The members the last status listed: kept while etcd cannot be asked, never blanked. */

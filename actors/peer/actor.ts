@@ -22,6 +22,7 @@ import type { ClientTLS } from "../../etcd/client.ts";
 import { clientMaterial, decodeSecret, operatorClientSecret } from "../tls/observe.ts";
 import { resolveTLS } from "../tls/settings.ts";
 import { currentVolumeState } from "../volume_check.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 
 export type PeerMessage = { readonly kind: "reconcile" };
 
@@ -132,19 +133,13 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
   }
   const serverVersion = await readServerVersion(peer, deps);
   const node = nodeOfPeer(peer, deps.stores.pods.list());
-  const changes = {
-    ...(serverVersion && serverVersion !== peer.status?.serverVersion ? { serverVersion } : {}),
-    ...(node && node !== peer.status?.node ? { node } : {}),
-  };
-  if (Object.keys(changes).length > 0) {
-    const patched = await deps.kube.mergePatch(
-      resources.etcdPeers,
-      { namespace: peer.metadata.namespace, name: peer.metadata.name },
-      { status: changes },
-      { subresource: "status" },
-    );
-    if (!patched.ok) log.warn("status update failed", { error: patched.error.message });
-  }
+  // What is not known now (no answer, no pod) keeps its last known value.
+  await writeStatusIfChanged(deps.kube, {
+    resource: resources.etcdPeers,
+    object: peer,
+    previous: peer.status ?? {},
+    next: { ...(serverVersion ? { serverVersion } : {}), ...(node ? { node } : {}) },
+  }, log);
   return serverVersion === peer.spec.version ? 60_000 : 3_000;
 }
 

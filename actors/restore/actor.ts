@@ -24,6 +24,7 @@ import {
 } from "./plan.ts";
 import { type RestoreTarget, restoreUidAnnotation } from "./resources.ts";
 import { type SnapshotSource, snapshotSource } from "./source.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 import {
   completedStatus,
   type EtcdRestoreStatus,
@@ -248,16 +249,13 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
   }
 
   async #writeStatus(restore: EtcdRestoreObject, status: EtcdRestoreStatus): Promise<boolean> {
-    const result = await this.deps.kube.mergePatch(
-      resources.etcdRestores,
-      { namespace: restore.metadata.namespace, name: restore.metadata.name },
-      { status },
-      { subresource: "status" },
-    );
-    if (!result.ok) {
-      this.#log.warn("status update failed", { error: result.error.message });
-      return false;
-    }
+    const write = await writeStatusIfChanged(this.deps.kube, {
+      resource: resources.etcdRestores,
+      object: restore,
+      previous: restore.status ?? {},
+      next: status,
+    }, this.#log);
+    if (write.kind === "failed") return false;
     this.#written = status.phase;
     return true;
   }

@@ -27,7 +27,14 @@ import {
   type ScheduleObservation,
   type ScheduleStep,
 } from "./plan.ts";
-import { formatTime, invalidScheduleReason, scheduledCondition, scheduleStatus } from "./status.ts";
+import {
+  formatTime,
+  invalidScheduleReason,
+  scheduledCondition,
+  type ScheduleStatus,
+  scheduleStatus,
+} from "./status.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 
 export type ScheduleMessage = { readonly kind: "reconcile" };
 
@@ -91,7 +98,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
    * when the next pass writes: lastScheduleTime must not move back to it.
    */
   #createdTick: Date | undefined;
-  #lastStatus = "";
+  /** The status this incarnation last wrote, ahead of the watch cache catching up. */
+  #written: ScheduleStatus | undefined;
   /** The generation whose invalid schedule was reported in a Warning Event. */
   #warnedGeneration: number | undefined;
   readonly #log: Logger;
@@ -349,26 +357,15 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       generation: schedule.metadata.generation ?? 0,
       now: formatTime(this.#now()),
     });
-    const text = JSON.stringify(status);
-    // Compared as values: the API server hands fields back in its own key order.
-    const current = {
-      ...(schedule.status?.lastScheduleTime
-        ? { lastScheduleTime: schedule.status.lastScheduleTime }
-        : {}),
-      ...(schedule.status?.lastSuccessfulTime
-        ? { lastSuccessfulTime: schedule.status.lastSuccessfulTime }
-        : {}),
-      conditions: schedule.status?.conditions ?? [],
-    };
-    if (isDeepStrictEqual(status, current) || text === this.#lastStatus) return;
-    const result = await this.deps.kube.mergePatch(
-      resources.etcdBackupSchedules,
-      { namespace: schedule.metadata.namespace, name: schedule.metadata.name },
-      { status },
-      { subresource: "status" },
-    );
-    if (result.ok) this.#lastStatus = text;
-    else this.#log.warn("status update failed", { error: result.error.message });
+    // The cache may not show the last write yet: what this incarnation wrote counts as well.
+    if (isDeepStrictEqual(status, this.#written)) return;
+    const write = await writeStatusIfChanged(this.deps.kube, {
+      resource: resources.etcdBackupSchedules,
+      object: schedule,
+      previous: schedule.status ?? {},
+      next: status,
+    }, this.#log);
+    if (write.kind === "written") this.#written = status;
   }
 }
 
