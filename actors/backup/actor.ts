@@ -51,8 +51,6 @@ export interface BackupActorDeps {
   readonly transfer?: TransferOptions;
   /** The byte mover; tests replace it. */
   readonly runTransfer?: typeof transferSnapshot;
-  /** Resolves once the pods store holds a full list: member names map to pod IPs through it. */
-  readonly ready?: Promise<void>;
 }
 
 /** After an API failure; the backup itself is not retried, only our bookkeeping. */
@@ -98,7 +96,6 @@ class BackupBehavior implements Behavior<BackupMessage> {
   }
 
   async handle(message: BackupMessage): Promise<void> {
-    await this.deps.ready;
     if (message.kind === "uploadFinished") {
       this.#running = undefined;
       if (message.outcome.kind !== "aborted") {

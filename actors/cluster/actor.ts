@@ -93,8 +93,6 @@ export interface ClusterActorDeps {
   /** How members are dialled: DNS names, pod IPs or port-forwards (member_access.ts decides). */
   readonly memberAccess: MemberAccess;
   readonly log: Logger;
-  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
-  readonly ready: Promise<boolean>;
   /** How often a converged cluster's health is probed. */
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before the member is replaced. */
@@ -157,8 +155,6 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
       };
       return {
         async handle() {
-          // A fresh leader's caches are empty until listed: "no peers" would be false news.
-          if (!(await deps.ready)) return;
           const cluster = deps.stores.clusters.get(key);
           if (!cluster || cluster.metadata.deletionTimestamp) {
             // Its members are going away; a cluster re-created under the name starts afresh.

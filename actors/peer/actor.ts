@@ -43,8 +43,6 @@ export interface PeerActorDeps {
   readonly memberAccess: MemberAccess;
   readonly etcdRepository: string;
   readonly log: Logger;
-  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
-  readonly ready: Promise<boolean>;
 }
 
 export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessage> {
@@ -56,8 +54,6 @@ export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessa
       let cancelNextPass: (() => void) | undefined;
       return {
         async handle() {
-          // Before the lists land, a missing volume or ReplicaSet may only be missing from the cache.
-          if (!(await deps.ready)) return;
           const peer = deps.stores.peers.get(key);
           if (!peer || peer.metadata.deletionTimestamp) return;
           const delay = await reconcilePeer(peer, deps);

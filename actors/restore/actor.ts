@@ -84,8 +84,6 @@ export interface RestoreActorDeps {
   readonly etcdRepository: string;
   /** The image restore pods download the snapshot with (it has `mod.ts object get`). */
   readonly operatorImage: string;
-  /** Resolves once the stores hold a full list. */
-  readonly ready?: Promise<void>;
 }
 
 const retryMs = 5_000;
@@ -117,7 +115,6 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
   }
 
   async handle(): Promise<void> {
-    await this.deps.ready;
     const restore = this.deps.stores.restores.get(this.key);
     if (!restore || restore.metadata.deletionTimestamp) return;
     const phase = this.#written ?? restore.status?.phase;

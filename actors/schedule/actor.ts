@@ -48,8 +48,6 @@ export interface ScheduleActorDeps {
   readonly stores: ScheduleStores;
   readonly events: EventSink;
   readonly log: Logger;
-  /** Resolves once the backups store holds a full list, so "nothing is running" is true. */
-  readonly ready?: Promise<void>;
   /** Wall-clock time, injectable; cron ticks are wall-clock instants. */
   readonly now?: () => Date;
   /** Deletes a pruned backup's object (prunedBackupObjects: Delete); tests replace it. */
@@ -115,7 +113,6 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
   }
 
   async handle(): Promise<void> {
-    await this.deps.ready;
     this.#timer?.();
     this.#timer = undefined;
     const schedule = this.deps.stores.schedules.get(this.key);
