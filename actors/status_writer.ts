@@ -14,9 +14,12 @@ export type StatusObject = Readonly<Record<string, unknown>>;
 
 export interface StatusWriteRequest {
   readonly resource: Resource;
-  readonly object: { readonly metadata: { readonly namespace?: string; readonly name: string } };
-  /** The status as last known: the cache's, or what the actor wrote ahead of the cache. */
-  readonly previous: object;
+  readonly object: {
+    readonly metadata: { readonly namespace?: string; readonly name: string };
+    readonly status?: object;
+  };
+  /** The status as last known when not the object's: what the actor wrote ahead of the cache. */
+  readonly previous?: object;
   /** A status type, such as EtcdBackupStatus (an interface has no index signature). */
   readonly next: object;
   /**
@@ -43,7 +46,7 @@ export async function writeStatusIfChanged(
   log: Pick<Logger, "warn">,
 ): Promise<StatusWrite> {
   const { object } = request;
-  const previous = request.previous as StatusObject;
+  const previous = (request.previous ?? object.status ?? {}) as StatusObject;
   const next = request.next as StatusObject;
   const patch = statusPatch(previous, next, request.fields);
   if (!patch) return { kind: "unchanged", status: previous };

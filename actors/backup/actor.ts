@@ -266,7 +266,6 @@ class BackupBehavior implements Behavior<BackupMessage> {
     const write = await writeStatusIfChanged(this.deps.kube, {
       resource: resources.etcdBackups,
       object: backup,
-      previous: backup.status ?? {},
       next: status,
     }, this.#log);
     if (write.kind === "failed") return false;

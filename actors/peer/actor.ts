@@ -133,7 +133,6 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
   await writeStatusIfChanged(deps.kube, {
     resource: resources.etcdPeers,
     object: peer,
-    previous: peer.status ?? {},
     next: { ...(serverVersion ? { serverVersion } : {}), ...(node ? { node } : {}) },
   }, log);
   return serverVersion === peer.spec.version ? 60_000 : 3_000;

@@ -249,7 +249,6 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
     const write = await writeStatusIfChanged(this.deps.kube, {
       resource: resources.etcdRestores,
       object: restore,
-      previous: restore.status ?? {},
       next: status,
     }, this.#log);
     if (write.kind === "failed") return false;

@@ -359,7 +359,6 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
     const write = await writeStatusIfChanged(this.deps.kube, {
       resource: resources.etcdBackupSchedules,
       object: schedule,
-      previous: schedule.status ?? {},
       next: status,
     }, this.#log);
     if (write.kind === "written") this.#written = status;

@@ -12,16 +12,10 @@ import { restoreKind } from "../../../actors/restore/kind.ts";
 import { settle } from "../../../actors/runtime/testing.ts";
 import { scheduleKind } from "../../../actors/schedule/kind.ts";
 import type { Feed, KindDeclaration, Lookup, Source } from "../../../actors/watches.ts";
-import type { Logger } from "../../../observability/log.ts";
+import { createLogger } from "../../../observability/log.ts";
 import { tree } from "./runtime/harness.ts";
 
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  with: () => silent,
-};
+const silent = createLogger("error", {}, () => {});
 
 // Mapping events to keys reads none of what an actor needs: the deps are never used here.
 const deps = { log: silent } as unknown as ManagerOptions;
