@@ -1,5 +1,5 @@
 // The EtcdCluster actor: observe → plan → act (one membership step at most) → Events → status.
-import type { ActorSpec, Behavior } from "../runtime/mod.ts";
+import type { ActorContext, ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { Member } from "../../etcd/observation.ts";
 import type { EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
@@ -145,34 +145,45 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
     kind: "EtcdCluster",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
-    init: (context): Behavior<ClusterMessage> => {
-      const state: ClusterActorState = {
-        etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
-        retry: undefined,
-        warnedEvenAtGeneration: undefined,
-        cancelNextPass: undefined,
-        statusAhead: undefined,
-      };
-      return {
-        async handle() {
-          const cluster = deps.stores.clusters.get(key);
-          if (!cluster || cluster.metadata.deletionTimestamp) {
-            // Its members are going away; a cluster re-created under the name starts afresh.
-            state.etcd.release();
-            return;
-          }
-          warnEvenReplicas(cluster, deps, state);
-          const delay = await reconcile(cluster, deps, state);
-          // One pending pass at a time: wake-ups by watch events do not pile up timers.
-          state.cancelNextPass?.();
-          state.cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
-        },
-        terminate() {
-          state.etcd.close();
-        },
-      };
-    },
+    init: (context) => new ClusterBehavior(key, deps, context),
   };
+}
+
+class ClusterBehavior implements Behavior<ClusterMessage> {
+  readonly #state: ClusterActorState;
+
+  constructor(
+    readonly key: string,
+    readonly deps: ClusterActorDeps,
+    readonly context: ActorContext<ClusterMessage>,
+  ) {
+    this.#state = {
+      etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
+      retry: undefined,
+      warnedEvenAtGeneration: undefined,
+      cancelNextPass: undefined,
+      statusAhead: undefined,
+    };
+  }
+
+  async handle(): Promise<void> {
+    const state = this.#state;
+    const cluster = this.deps.stores.clusters.get(this.key);
+    if (!cluster || cluster.metadata.deletionTimestamp) {
+      // Its members are going away; a cluster re-created under the name starts afresh.
+      state.etcd.release();
+      return;
+    }
+    warnEvenReplicas(cluster, this.deps, state);
+    const delay = await reconcile(cluster, this.deps, state);
+    // One pending pass at a time: wake-ups by watch events do not pile up timers.
+    state.cancelNextPass?.();
+    state.cancelNextPass = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
+
+  terminate(): void {
+    this.#state.etcd.close();
+  }
 }
 
 function warnEvenReplicas(

@@ -1,5 +1,5 @@
 // The EtcdPeer actor: keeps the peer's PVC and one-pod ReplicaSet in place and reports its etcd version.
-import type { ActorSpec, Behavior } from "../runtime/mod.ts";
+import type { ActorContext, ActorSpec, Behavior, Cancel } from "../runtime/mod.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import { resources } from "../../k8s/resources.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
@@ -50,20 +50,27 @@ export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessa
     kind: "EtcdPeer",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
-    init: (context): Behavior<PeerMessage> => {
-      let cancelNextPass: (() => void) | undefined;
-      return {
-        async handle() {
-          const peer = deps.stores.peers.get(key);
-          if (!peer || peer.metadata.deletionTimestamp) return;
-          const delay = await reconcilePeer(peer, deps);
-          // One pending pass at a time: wake-ups by watch events do not pile up timers.
-          cancelNextPass?.();
-          cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
-        },
-      };
-    },
+    init: (context) => new PeerBehavior(key, deps, context),
   };
+}
+
+class PeerBehavior implements Behavior<PeerMessage> {
+  #cancelNextPass: Cancel | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly deps: PeerActorDeps,
+    readonly context: ActorContext<PeerMessage>,
+  ) {}
+
+  async handle(): Promise<void> {
+    const peer = this.deps.stores.peers.get(this.key);
+    if (!peer || peer.metadata.deletionTimestamp) return;
+    const delay = await reconcilePeer(peer, this.deps);
+    // One pending pass at a time: wake-ups by watch events do not pile up timers.
+    this.#cancelNextPass?.();
+    this.#cancelNextPass = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
 }
 
 async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise<number> {
