@@ -95,19 +95,19 @@ export interface KindDeclaration<M> {
 }
 
 /** `namespace/name`: the key of a namespaced object, and of the actor that owns it. */
-export function keyOf(namespace: string | undefined, name: string | undefined): string[] {
+export function keyIn(namespace: string | undefined, name: string | undefined): string[] {
   return namespace && name ? [`${namespace}/${name}`] : [];
 }
 
 /** The key an object's label names in its namespace (a cluster's or a peer's name). */
 export function byLabel(label: string): KeysOf<KubeObject> {
-  return (event) => keyOf(event.object.metadata.namespace, event.object.metadata.labels?.[label]);
+  return (event) => keyIn(event.object.metadata.namespace, event.object.metadata.labels?.[label]);
 }
 
 /** The key of the object of `kind` that controls the event's object (owner references). */
 export function byController(kind: string): KeysOf<KubeObject> {
   return (event) => {
     const owner = controllerOf(event.object);
-    return owner?.kind === kind ? keyOf(event.object.metadata.namespace, owner.name) : [];
+    return owner?.kind === kind ? keyIn(event.object.metadata.namespace, owner.name) : [];
   };
 }

@@ -16,7 +16,7 @@ import type {
   PodDisruptionBudgetObject,
   SecretObject,
 } from "../types.ts";
-import { byLabel, keyOf, type KeysOf, type KindDeclaration, objects, watch } from "../watches.ts";
+import { byLabel, keyIn, type KeysOf, type KindDeclaration, objects, watch } from "../watches.ts";
 import { clusterActor, type ClusterActorDeps, type ClusterMessage } from "./actor.ts";
 
 export const clusterServices = objects<KubeObject>(resources.services, ownedSelector);
@@ -35,7 +35,7 @@ export interface ClusterKindDeps extends Omit<ClusterActorDeps, "stores"> {
 const ofCluster = byLabel(clusterLabel);
 
 const ofPeerCluster: KeysOf<EtcdPeerObject> = (event) =>
-  keyOf(event.object.metadata.namespace, event.object.spec.clusterName);
+  keyIn(event.object.metadata.namespace, event.object.spec.clusterName);
 
 /** Its own Secrets carry its label; a user's Secret wakes every cluster that names it. */
 const ofSecretUsers: KeysOf<SecretObject> = (event, lookup) => {
@@ -45,7 +45,7 @@ const ofSecretUsers: KeysOf<SecretObject> = (event, lookup) => {
   );
   return [
     ...ofCluster(event, lookup),
-    ...users.flatMap((cluster) => keyOf(cluster.metadata.namespace, cluster.metadata.name)),
+    ...users.flatMap((cluster) => keyIn(cluster.metadata.namespace, cluster.metadata.name)),
   ];
 };
 
