@@ -1,46 +1,29 @@
-// Wires watches to actors: one watch per kind, events routed by key to the owning actor's mailbox.
-import { type KubeClient } from "../k8s/client.ts";
-import { controllerOf } from "../k8s/owner.ts";
-import type { KubeObject } from "../k8s/objects.ts";
-import { resources } from "../k8s/resources.ts";
-import type { Resource } from "../k8s/resources.ts";
-import { Watcher, type WatcherEvent } from "../k8s/watch.ts";
+// Assembles the kinds' declarations: one watch per source, events routed to the declared keys.
+//
+// Each kind (actors/<kind>/kind.ts) says what it watches and how an event maps to its actors'
+// keys; the manager opens every source once, however many kinds read it, and applies one rule
+// to every kind: none of its actors runs a pass before every source it declares has listed.
+import type { KubeClient } from "../k8s/client.ts";
 import type { Log } from "../k8s/log.ts";
+import { type KubeObject, objectKey } from "../k8s/objects.ts";
 import type { Logger } from "../observability/log.ts";
-import { backupActor, type BackupMessage } from "./backup/actor.ts";
-import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
+import { backupKind } from "./backup/kind.ts";
+import { clusterKind } from "./cluster/kind.ts";
 import type { Failpoint } from "./failpoints.ts";
-import { clusterLabel, ownedSelector, peerLabel } from "./member.ts";
 import type { MemberAccess } from "./member_dialer.ts";
-import { peerActor, type PeerMessage } from "./peer/actor.ts";
-import {
-  type EtcdRestoreObject,
-  restoreActor,
-  type RestoreMessage,
-  type RestorePodObject,
-} from "./restore/actor.ts";
+import { peerKind } from "./peer/kind.ts";
+import { restoreKind } from "./restore/kind.ts";
 import {
   type RuntimeHooks,
   spawnRegistry,
   startSupervisor,
   type Supervisor,
 } from "./runtime/mod.ts";
-import { scheduleActor, type ScheduleMessage } from "./schedule/actor.ts";
+import { scheduleKind } from "./schedule/kind.ts";
+import { memberPods } from "./sources.ts";
 import type { TenancySettings } from "./tenancy.ts";
-import { namedSecretKeys, TLSSecretWatches } from "./tls_secrets.ts";
-import {
-  type EtcdBackupObject,
-  type EtcdBackupScheduleObject,
-  type EtcdClusterObject,
-  type EtcdPeerObject,
-  type EventSink,
-  type NodeObject,
-  type PersistentVolumeClaimObject,
-  type PodDisruptionBudgetObject,
-  type PodObject,
-  type ReplicaSetObject,
-  restoreLabel,
-} from "./types.ts";
+import type { EventSink } from "./types.ts";
+import type { Feed, FeedContext, KindDeclaration, Lookup, Source } from "./watches.ts";
 
 export interface ManagerOptions {
   readonly kube: KubeClient;
@@ -70,9 +53,6 @@ export interface ManagerOptions {
   readonly operatorImage?: string;
 }
 
-/** Used when neither the option nor $ETCD_OPERATOR_IMAGE names the operator's image. */
-const defaultOperatorImage = "etcd-operator.local/operator:dev";
-
 export interface Manager {
   /** Every watch has listed once: the actors see the whole world. */
   readonly synced: Promise<void>;
@@ -81,47 +61,9 @@ export interface Manager {
   stop(): Promise<void>;
 }
 
-const reconcile = { kind: "reconcile" } as const;
-
 export function startManager(options: ManagerOptions): Manager {
   const log: Log = (level, message, fields) => options.log[level](message, fields);
-  const watch = <T extends KubeObject>(resource: Resource, labelSelector?: string) =>
-    new Watcher<T>(options.kube, { resource, namespace: options.namespace, labelSelector, log });
-  const watchers = {
-    clusters: watch<EtcdClusterObject>(resources.etcdClusters),
-    peers: watch<EtcdPeerObject>(resources.etcdPeers),
-    services: watch<KubeObject>(resources.services, ownedSelector),
-    disruptionBudgets: watch<PodDisruptionBudgetObject>(
-      resources.podDisruptionBudgets,
-      ownedSelector,
-    ),
-    pods: watch<PodObject>(resources.pods, ownedSelector),
-    replicaSets: watch<ReplicaSetObject>(resources.replicaSets, ownedSelector),
-    volumeClaims: watch<PersistentVolumeClaimObject>(
-      resources.persistentVolumeClaims,
-      ownedSelector,
-    ),
-    backups: watch<EtcdBackupObject>(resources.etcdBackups),
-    backupSchedules: watch<EtcdBackupScheduleObject>(resources.etcdBackupSchedules),
-    restores: watch<EtcdRestoreObject>(resources.etcdRestores),
-    // Restore pods carry no cluster labels (they are not members): selected by their own label.
-    restorePods: watch<RestorePodObject>(resources.pods, restoreLabel),
-  };
-  // Cluster-scoped: whether a member's node still runs it. Not part of the actors' readiness
-  // gate (members can be judged without their nodes), but part of the manager's `synced`.
-  // The TLS Secrets: the operator's own by label, the user-provided ones each by name.
-  const tlsSecrets = new TLSSecretWatches(options.kube, options.namespace, log, (event) => {
-    byLabels(event as WatcherEvent<KubeObject>);
-    const { namespace, name } = event.object.metadata;
-    for (const cluster of watchers.clusters.store.list()) {
-      if (namedSecretKeys([cluster]).has(`${namespace}/${name}`)) {
-        toCluster(cluster.metadata.namespace, cluster.metadata.name);
-      }
-    }
-  });
-  const nodeWatcher = options.watchNodes === false
-    ? undefined
-    : new Watcher<NodeObject>(options.kube, { resource: resources.nodes, log });
+  const feeds = new FeedSet({ kube: options.kube, namespace: options.namespace, log });
   const supervisor: Supervisor = startSupervisor({
     name: "root",
     hooks: options.hooks,
@@ -130,228 +72,99 @@ export function startManager(options: ManagerOptions): Manager {
         `${escalation.child.kind} ${escalation.child.name}: ${String(escalation.error)}`,
       ),
   });
-  const stores = {
-    clusters: watchers.clusters.store,
-    peers: watchers.peers.store,
-    services: watchers.services.store,
-    disruptionBudgets: watchers.disruptionBudgets.store,
-    pods: watchers.pods.store,
-    replicaSets: watchers.replicaSets.store,
-    volumeClaims: watchers.volumeClaims.store,
-    nodes: nodeWatcher?.store,
-    secrets: tlsSecrets.store,
-    // What a cluster that lost every member's data recovers from, and the restore it creates.
-    backups: watchers.backups.store,
-    restores: watchers.restores.store,
-  };
-  // No cluster or peer actor plans before every watch it reads has listed (a fresh leader's
-  // empty cache is not "nothing exists"); false if the watches stop before that.
-  const ready = Promise.all(
-    [
-      watchers.clusters,
-      watchers.peers,
-      watchers.services,
-      watchers.disruptionBudgets,
-      watchers.pods,
-      watchers.replicaSets,
-      watchers.volumeClaims,
-      watchers.backups,
-      watchers.restores,
-      tlsSecrets.owned,
-    ].map((watcher) => (watcher as Watcher<KubeObject>).synced()),
-  ).then(() => true, () => false);
-  const clusterDeps = {
-    ...options,
-    stores,
-    ready,
-    log: options.log.with({ actor: "EtcdCluster" }),
-  };
-  const peerDeps = { ...options, stores, ready, log: options.log.with({ actor: "EtcdPeer" }) };
-  // Each kind's supervisor respawns an actor for every object in its store when it restarts.
-  const clusters = spawnRegistry<ClusterMessage>(supervisor, {
-    name: "clusters",
-    template: (key) => clusterActor(key, clusterDeps),
-    keys: () => stores.clusters.keys(),
-    wake: reconcile,
-  });
-  const peers = spawnRegistry<PeerMessage>(supervisor, {
-    name: "peers",
-    template: (key) => peerActor(key, peerDeps),
-    keys: () => stores.peers.keys(),
-    wake: reconcile,
-  });
-
-  const toCluster = (namespace: string | undefined, name: string | undefined) => {
-    if (namespace && name) clusters.getOrSpawn(`${namespace}/${name}`).send(reconcile);
-  };
-  const toPeer = (namespace: string | undefined, name: string | undefined) => {
-    if (namespace && name) peers.getOrSpawn(`${namespace}/${name}`).send(reconcile);
-  };
-  const byLabels = (event: WatcherEvent<KubeObject>) => {
-    const { namespace, labels } = event.object.metadata;
-    toCluster(namespace, labels?.[clusterLabel]);
-    toPeer(namespace, labels?.[peerLabel]);
-  };
-
-  watchers.clusters.addHandler((event) => {
-    tlsSecrets.follow(watchers.clusters.store.list());
-    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
-    if (event.type === "deleted") void clusters.stop(key, { drain: false });
-    else clusters.getOrSpawn(key).send(reconcile);
-  });
-  watchers.peers.addHandler((event) => {
-    const { namespace, name } = event.object.metadata;
-    const key = `${namespace}/${name}`;
-    if (event.type === "deleted") void peers.stop(key, { drain: false });
-    else toPeer(namespace, name);
-    toCluster(namespace, event.object.spec.clusterName);
-  });
-  for (
-    const watcher of [
-      watchers.services,
-      watchers.disruptionBudgets,
-      watchers.pods,
-      watchers.replicaSets,
-      watchers.volumeClaims,
-    ]
-  ) {
-    watcher.addHandler((event) => byLabels(event as WatcherEvent<KubeObject>));
-  }
-  // A node that stops (or starts again) changes how its members are judged: wake their clusters.
-  nodeWatcher?.addHandler((event) => {
-    const node = event.object.metadata.name;
-    for (const pod of watchers.pods.store.list()) {
-      if (pod.spec?.nodeName === node) byLabels({ type: event.type, object: pod });
-    }
-  });
+  startKind(supervisor, clusterKind(options), feeds.open);
+  startKind(supervisor, peerKind(options), feeds.open);
+  startKind(supervisor, backupKind(options), feeds.open);
+  startKind(supervisor, scheduleKind(options), feeds.open);
+  startKind(supervisor, restoreKind(options), feeds.open);
   // A pod that is gone (or replaced under its name) takes its port-forward listener with it.
-  watchers.pods.addHandler((event) => {
-    if (event.type === "deleted") options.memberAccess.retain(stores.pods.list());
+  const pods = feeds.open(memberPods);
+  pods.addHandler((event) => {
+    if (event.type === "deleted") options.memberAccess.retain(pods.store.list());
   });
-  routeBackups(supervisor, watchers, options);
-  routeRestores(supervisor, watchers, options);
-  const all = [
-    ...Object.values(watchers),
-    tlsSecrets.owned,
-    ...(nodeWatcher ? [nodeWatcher] : []),
-  ] as Watcher<KubeObject>[];
-  for (const watcher of all) watcher.start();
+  const all = feeds.list();
+  for (const feed of all) feed.start();
   return {
-    synced: Promise.all(all.map((watcher) => watcher.synced())).then(() => {}),
-    secondsSinceLastEvent: () => Math.max(...all.map((watcher) => watcher.secondsSinceLastEvent())),
+    synced: Promise.all(all.map((feed) => feed.synced())).then(() => {}),
+    secondsSinceLastEvent: () => Math.max(...all.map((feed) => feed.secondsSinceLastEvent())),
     async stop() {
-      await Promise.all([...all.map((watcher) => watcher.stop()), tlsSecrets.stop()]);
+      await Promise.all(all.map((feed) => feed.stop()));
       options.log.debug("watches stopped");
       await supervisor.stop({ drain: false });
     },
   };
 }
 
-/**
- * EtcdBackup and EtcdBackupSchedule actors: a backup's events go to its own actor and to the
- * schedule that controls it (a finished backup updates the schedule's status and pruning).
- */
-function routeBackups(
-  supervisor: Supervisor,
-  watchers: {
-    readonly backups: Watcher<EtcdBackupObject>;
-    readonly backupSchedules: Watcher<EtcdBackupScheduleObject>;
-    readonly pods: Watcher<PodObject>;
-  },
-  options: ManagerOptions,
-): void {
-  const stores = {
-    backups: watchers.backups.store,
-    schedules: watchers.backupSchedules.store,
-    pods: watchers.pods.store,
-  };
-  // Until both have listed, "no pod for this member" or "no backup running" would be false news.
-  const ready = Promise.all([watchers.backups.synced(), watchers.pods.synced()])
-    .then(() => {}, () => {});
-  const backups = spawnRegistry<BackupMessage>(supervisor, {
-    name: "backups",
-    template: (key) =>
-      backupActor(key, {
-        ...options,
-        stores,
-        ready,
-        log: options.log.with({ actor: "EtcdBackup" }),
-      }),
-    keys: () => stores.backups.keys(),
-    wake: reconcile,
-  });
-  const schedules = spawnRegistry<ScheduleMessage>(supervisor, {
-    name: "backupSchedules",
-    template: (key) =>
-      scheduleActor(key, {
-        ...options,
-        stores,
-        ready,
-        log: options.log.with({ actor: "EtcdBackupSchedule" }),
-      }),
-    keys: () => stores.schedules.keys(),
-    wake: reconcile,
-  });
-  watchers.backups.addHandler((event) => {
-    const { namespace, name } = event.object.metadata;
-    const key = `${namespace}/${name}`;
-    if (event.type === "deleted") void backups.stop(key, { drain: false });
-    else backups.getOrSpawn(key).send(reconcile);
-    const owner = controllerOf(event.object);
-    const scheduleKey = `${namespace}/${owner?.name}`;
-    if (owner?.kind === "EtcdBackupSchedule" && stores.schedules.get(scheduleKey)) {
-      schedules.getOrSpawn(scheduleKey).send(reconcile);
+/** Every source's one feed, opened on first use. */
+class FeedSet {
+  readonly #feeds = new Map<string, Feed<KubeObject>>();
+  readonly #context: FeedContext;
+
+  constructor(context: Omit<FeedContext, "feed">) {
+    this.#context = { ...context, feed: (source) => this.open(source) };
+  }
+
+  readonly open = <T extends KubeObject>(source: Source<T>): Feed<T> => {
+    let feed = this.#feeds.get(source.id);
+    if (!feed) {
+      feed = source.open(this.#context) as unknown as Feed<KubeObject>;
+      this.#feeds.set(source.id, feed);
     }
-  });
-  watchers.backupSchedules.addHandler((event) => {
-    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
-    if (event.type === "deleted") void schedules.stop(key, { drain: false });
-    else schedules.getOrSpawn(key).send(reconcile);
-  });
+    return feed as unknown as Feed<T>;
+  };
+
+  list(): readonly Feed<KubeObject>[] {
+    return [...this.#feeds.values()];
+  }
 }
 
-/** EtcdRestore actors: a restore's own events and those of its pods go to its actor. */
-function routeRestores(
+/**
+ * Spawns a kind's actors under their own supervisor and routes its sources' events to them.
+ * Until every declared source has listed, nothing is routed and no actor exists (a fresh leader's
+ * empty cache is not "nothing exists"); then every object of the kind gets an actor and a pass.
+ * Resolves true when that happened, false if a source stopped first.
+ */
+export function startKind<M>(
   supervisor: Supervisor,
-  watchers: {
-    readonly restores: Watcher<EtcdRestoreObject>;
-    readonly restorePods: Watcher<RestorePodObject>;
-    readonly backups: Watcher<EtcdBackupObject>;
-  },
-  options: ManagerOptions,
-): void {
-  const stores = {
-    restores: watchers.restores.store,
-    restorePods: watchers.restorePods.store,
-    backups: watchers.backups.store,
-  };
-  // "No restore pod yet" is only true once the pods have listed; backups give recorded sha256s.
-  const ready = Promise.all([watchers.restorePods.synced(), watchers.backups.synced()])
-    .then(() => {}, () => {});
-  const restores = spawnRegistry<RestoreMessage>(supervisor, {
-    name: "restores",
-    template: (key) =>
-      restoreActor(key, {
-        ...options,
-        stores,
-        ready,
-        operatorImage: options.operatorImage ?? Deno.env.get("ETCD_OPERATOR_IMAGE") ??
-          defaultOperatorImage,
-        log: options.log.with({ actor: "EtcdRestore" }),
-      }),
-    keys: () => stores.restores.keys(),
-    wake: reconcile,
-  });
-  watchers.restores.addHandler((event) => {
-    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
-    if (event.type === "deleted") void restores.stop(key, { drain: false });
-    else restores.getOrSpawn(key).send(reconcile);
-  });
-  watchers.restorePods.addHandler((event) => {
-    const owner = controllerOf(event.object);
-    const key = `${event.object.metadata.namespace}/${owner?.name}`;
-    if (owner?.kind === "EtcdRestore" && stores.restores.get(key)) {
-      restores.getOrSpawn(key).send(reconcile);
+  kind: KindDeclaration<M>,
+  open: <T extends KubeObject>(source: Source<T>) => Feed<T>,
+): Promise<boolean> {
+  const declared = new Set([kind.primary, ...kind.watches.map((watch) => watch.source)]);
+  const lookup: Lookup = (source) => {
+    // A store read without being declared would escape the gate below.
+    if (![...declared].some((known) => known.id === source.id)) {
+      throw new Error(`${kind.name} reads ${source.id}, which it does not declare`);
     }
+    return open(source).store;
+  };
+  const primary = open(kind.primary);
+  let listed = false;
+  const actors = spawnRegistry<M>(supervisor, {
+    name: kind.name,
+    template: (key) => kind.actor(key, lookup),
+    keys: () => listed ? primary.store.keys() : [],
+    wake: kind.wake,
   });
+  primary.addHandler((event) => {
+    if (!listed) return;
+    const key = objectKey(event.object);
+    if (event.type === "deleted") void actors.stop(key, { drain: false });
+    else actors.getOrSpawn(key).send(kind.wake);
+  });
+  for (const { source, keys } of kind.watches) {
+    if (!keys) continue;
+    open(source).addHandler((event) => {
+      if (!listed) return;
+      // A key whose object is not (or no longer) in the store has nothing to reconcile; its own
+      // event spawns its actor when it comes.
+      for (const key of keys(event, lookup)) {
+        if (primary.store.get(key)) actors.getOrSpawn(key).send(kind.wake);
+      }
+    });
+  }
+  return Promise.all([...declared].map((source) => open(source).synced())).then(() => {
+    listed = true;
+    actors.respawn();
+    return true;
+  }, () => false);
 }

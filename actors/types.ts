@@ -2,6 +2,7 @@
 import type { KubeObject, ObjectMeta } from "../k8s/objects.ts";
 import type { Condition } from "./cluster/status.ts";
 import type { EtcdPeerSpec, PodTemplate, VolumeClaimTemplate } from "./peer/resources.ts";
+import type { SnapshotSource } from "./snapshot_source.ts";
 
 /** Metadata of an object read back from the API server: these fields are always set there. */
 export interface StoredMeta extends ObjectMeta {
@@ -230,4 +231,26 @@ export interface EtcdBackupScheduleObject extends KubeObject {
 /** A Secret as the API returns it: `data` values are base64. */
 export interface SecretObject extends KubeObject {
   readonly data?: Readonly<Record<string, string>>;
+}
+
+export type RestorePhase = "Pending" | "Restoring" | "Completed" | "Failed";
+
+export interface EtcdRestoreSpec {
+  readonly source: { readonly objectURL: string };
+  readonly clusterTemplate: { readonly clusterName: string; readonly spec: EtcdClusterSpec };
+  /** The Secret the restore pods' download takes its object-store credentials from. */
+  readonly credentialsSecretRef?: { readonly name: string };
+}
+
+export interface EtcdRestoreStatus {
+  readonly phase?: RestorePhase;
+  /** The backup every restore pod checks the snapshot against, fixed when the restore starts. */
+  readonly snapshot?: SnapshotSource;
+  readonly conditions?: readonly StatusCondition[];
+}
+
+export interface EtcdRestoreObject extends KubeObject {
+  readonly metadata: StoredMeta;
+  readonly spec: EtcdRestoreSpec;
+  readonly status?: EtcdRestoreStatus;
 }

@@ -23,6 +23,7 @@ import { attemptsAnnotation, type BackupStep, parseAttempts, planBackup } from "
 import { prepareBackup } from "./prepare.ts";
 import { backingUpStatus, completedStatus, failedStatus, succeededMessage } from "./status.ts";
 import { type TransferOptions, type TransferOutcome, transferSnapshot } from "./transfer.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 
 export type BackupMessage =
   | { readonly kind: "reconcile" }
@@ -50,8 +51,6 @@ export interface BackupActorDeps {
   readonly transfer?: TransferOptions;
   /** The byte mover; tests replace it. */
   readonly runTransfer?: typeof transferSnapshot;
-  /** Resolves once the pods store holds a full list: member names map to pod IPs through it. */
-  readonly ready?: Promise<void>;
 }
 
 /** After an API failure; the backup itself is not retried, only our bookkeeping. */
@@ -97,7 +96,6 @@ class BackupBehavior implements Behavior<BackupMessage> {
   }
 
   async handle(message: BackupMessage): Promise<void> {
-    await this.deps.ready;
     if (message.kind === "uploadFinished") {
       this.#running = undefined;
       if (message.outcome.kind !== "aborted") {
@@ -265,16 +263,12 @@ class BackupBehavior implements Behavior<BackupMessage> {
   }
 
   async #writeStatus(backup: EtcdBackupObject, status: EtcdBackupStatus): Promise<boolean> {
-    const result = await this.deps.kube.mergePatch(
-      resources.etcdBackups,
-      { namespace: backup.metadata.namespace, name: backup.metadata.name },
-      { status },
-      { subresource: "status" },
-    );
-    if (!result.ok) {
-      this.#log.warn("status update failed", { error: result.error.message });
-      return false;
-    }
+    const write = await writeStatusIfChanged(this.deps.kube, {
+      resource: resources.etcdBackups,
+      object: backup,
+      next: status,
+    }, this.#log);
+    if (write.kind === "failed") return false;
     if (status.phase === "Completed" || status.phase === "Failed") this.#written = status.phase;
     return true;
   }

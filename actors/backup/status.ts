@@ -1,6 +1,7 @@
 // The EtcdBackup status the actor writes at each phase change, with its one condition. Pure.
 import type { BackupFailure } from "./failure.ts";
 import type { EtcdBackupStatus, StatusCondition } from "../types.ts";
+import { withTransitionTime } from "../conditions.ts";
 
 /** `kubectl wait --for=condition=Completed etcdbackup/x`: True done, False failed, Unknown running. */
 export const completedCondition = "Completed";
@@ -76,18 +77,13 @@ export function succeededMessage(objectURL: string, result: BackupResult): strin
     `(sha256 ${result.sha256})`;
 }
 
-/** lastTransitionTime moves only when the condition's status flips. */
 function condition(
   input: Common,
   next: Pick<StatusCondition, "status" | "reason" | "message">,
 ): StatusCondition {
-  const before = input.previous.find((existing) => existing.type === completedCondition);
-  return {
-    type: completedCondition,
-    ...next,
-    lastTransitionTime: before && before.status === next.status
-      ? before.lastTransitionTime
-      : input.now,
-    observedGeneration: input.generation,
-  };
+  return withTransitionTime(
+    { type: completedCondition, ...next, observedGeneration: input.generation },
+    input.previous,
+    input.now,
+  );
 }

@@ -1,5 +1,5 @@
 // The EtcdCluster actor: observe → plan → act (one membership step at most) → Events → status.
-import type { ActorSpec, Behavior } from "../runtime/mod.ts";
+import type { ActorContext, ActorSpec, Behavior } from "../runtime/mod.ts";
 import type { Member } from "../../etcd/observation.ts";
 import type { EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
@@ -59,10 +59,16 @@ import { tlsStatus } from "../tls/status.ts";
 import { type PassPlan, planPass, tlsMembers } from "./tls_plan.ts";
 import { actOnSecretStep, restartMember, type TLSActContext } from "./tls_act.ts";
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
-import { type ClusterStatus, clusterStatus, type Condition, evenReplicasAdvice } from "./status.ts";
+import {
+  type ClusterStatus,
+  clusterStatus,
+  type Condition,
+  evenReplicasAdvice,
+  ownedStatusFields,
+} from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
-import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../../k8s/objects.ts";
+import { type StatusObject, writeStatusIfChanged } from "../status_writer.ts";
 
 export type ClusterMessage = { readonly kind: "reconcile" };
 
@@ -97,8 +103,6 @@ export interface ClusterActorDeps {
   /** How members are dialled: DNS names, pod IPs or port-forwards (member_access.ts decides). */
   readonly memberAccess: MemberAccess;
   readonly log: Logger;
-  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
-  readonly ready: Promise<boolean>;
   /** How often a converged cluster's health is probed. */
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before the member is replaced. */
@@ -153,36 +157,45 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
     kind: "EtcdCluster",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
-    init: (context): Behavior<ClusterMessage> => {
-      const state: ClusterActorState = {
-        etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
-        retry: undefined,
-        warnedEvenAtGeneration: undefined,
-        cancelNextPass: undefined,
-        statusAhead: undefined,
-      };
-      return {
-        async handle() {
-          // A fresh leader's caches are empty until listed: "no peers" would be false news.
-          if (!(await deps.ready)) return;
-          const cluster = deps.stores.clusters.get(key);
-          if (!cluster || cluster.metadata.deletionTimestamp) {
-            // Its members are going away; a cluster re-created under the name starts afresh.
-            state.etcd.release();
-            return;
-          }
-          warnEvenReplicas(cluster, deps, state);
-          const delay = await reconcile(cluster, deps, state);
-          // One pending pass at a time: wake-ups by watch events do not pile up timers.
-          state.cancelNextPass?.();
-          state.cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
-        },
-        terminate() {
-          state.etcd.close();
-        },
-      };
-    },
+    init: (context) => new ClusterBehavior(key, deps, context),
   };
+}
+
+class ClusterBehavior implements Behavior<ClusterMessage> {
+  readonly #state: ClusterActorState;
+
+  constructor(
+    readonly key: string,
+    readonly deps: ClusterActorDeps,
+    readonly context: ActorContext<ClusterMessage>,
+  ) {
+    this.#state = {
+      etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
+      retry: undefined,
+      warnedEvenAtGeneration: undefined,
+      cancelNextPass: undefined,
+      statusAhead: undefined,
+    };
+  }
+
+  async handle(): Promise<void> {
+    const state = this.#state;
+    const cluster = this.deps.stores.clusters.get(this.key);
+    if (!cluster || cluster.metadata.deletionTimestamp) {
+      // Its members are going away; a cluster re-created under the name starts afresh.
+      state.etcd.release();
+      return;
+    }
+    warnEvenReplicas(cluster, this.deps, state);
+    const delay = await reconcile(cluster, this.deps, state);
+    // One pending pass at a time: wake-ups by watch events do not pile up timers.
+    state.cancelNextPass?.();
+    state.cancelNextPass = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
+
+  terminate(): void {
+    this.#state.etcd.close();
+  }
 }
 
 function warnEvenReplicas(
@@ -898,27 +911,7 @@ async function forceDeleteStuckPods(
   return ok;
 }
 
-/** The status fields this actor owns; any other field in status is left alone. */
-const ownedStatusFields = [
-  "replicas",
-  "readyReplicas",
-  "members",
-  "clusterVersion",
-  "leader",
-  "observedGeneration",
-  "selector",
-  "conditions",
-  "tls",
-] as const;
-
-/**
- * Writes status only when its meaning changed: compared as values, since the API server hands
- * fields back in another key order than we wrote them. A write that changes nothing would wake
- * every watcher, this actor included, for another pass and another write.
- */
-type StatusRecord = Readonly<Record<string, unknown>> & {
-  readonly conditions?: readonly Condition[];
-};
+type StatusRecord = StatusObject & { readonly conditions?: readonly Condition[] };
 
 /** Writes the status if it changed from `previous`; returns the status as it now stands. */
 async function writeStatus(
@@ -947,59 +940,15 @@ async function writeStatus(
     ...(certificates ? { certificates } : {}),
   });
   const tls = tlsSeen ? tlsStatus(tlsSeen) : undefined;
-  const patch = statusPatch(previous, tls ? { ...status, tls } : status);
-  if (!patch) return previous;
-  const result = await deps.kube.mergePatch(
-    resources.etcdClusters,
-    { namespace: cluster.metadata.namespace, name: cluster.metadata.name },
-    { status: patch },
-    { subresource: "status" },
-  );
-  if (!result.ok) {
-    deps.log.warn("status update failed", {
-      cluster: cluster.metadata.name,
-      error: result.error.message,
-    });
-    return previous;
-  }
-  const resourceVersion = (result.value as KubeObject).metadata.resourceVersion;
-  if (resourceVersion) onWritten(resourceVersion);
-  // What the server now holds: fields patched to null are gone.
-  const merged: Record<string, unknown> = { ...previous, ...status, ...(tls ? { tls } : {}) };
-  for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];
-  return merged;
-}
-
-/** The merge patch from `previous` to `next`, or undefined when they mean the same. */
-export function statusPatch(
-  previous: Readonly<Record<string, unknown>>,
-  next: ClusterStatus & { readonly tls?: unknown },
-): Record<string, unknown> | undefined {
-  const patch: Record<string, unknown> = {};
-  const current = next as unknown as Readonly<Record<string, unknown>>;
-  for (const field of ownedStatusFields) {
-    const before = previous[field];
-    const after = current[field];
-    // A field we no longer set (no leader while etcd is unreachable) is removed with null.
-    if (after === undefined && before !== undefined && before !== null) patch[field] = null;
-    else if (after !== undefined && !isDeepStrictEqual(before, after)) {
-      patch[field] = withRemovals(before, after);
-    }
-  }
-  return Object.keys(patch).length === 0 ? undefined : patch;
-}
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
-/**
- * A merge patch keeps keys it does not mention: a key of an object field that is gone now (the
- * `tls.caRotationPhase` of a finished rotation) must be sent as null.
- */
-function withRemovals(before: unknown, after: unknown): unknown {
-  if (!isPlainObject(before) || !isPlainObject(after)) return after;
-  const removed = Object.keys(before).filter((key) => !(key in after) && before[key] !== null);
-  return { ...after, ...Object.fromEntries(removed.map((key) => [key, null])) };
+  const write = await writeStatusIfChanged(deps.kube, {
+    resource: resources.etcdClusters,
+    object: cluster,
+    previous,
+    next: tls ? { ...status, tls } : status,
+    fields: ownedStatusFields,
+  }, deps.log.with({ cluster: cluster.metadata.name }));
+  if (write.kind === "written" && write.resourceVersion) onWritten(write.resourceVersion);
+  return write.status;
 }
 
 function membersOf(value: unknown): ClusterStatus["members"] {

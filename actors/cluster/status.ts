@@ -8,6 +8,7 @@ import {
 } from "./plan.ts";
 import { clusterSelectorLabels, selectorOf } from "../member.ts";
 import { dataLossReport, quorumLossReport } from "./quorum.ts";
+import { withTransitionTime } from "../conditions.ts";
 
 export interface Condition {
   readonly type: "Available" | "Progressing" | "Degraded";
@@ -28,6 +29,19 @@ export interface ClusterStatus {
   readonly selector: string;
   readonly conditions: readonly Condition[];
 }
+
+/** The status fields the cluster actor owns; any other field in status is left alone. */
+export const ownedStatusFields = [
+  "replicas",
+  "readyReplicas",
+  "members",
+  "clusterVersion",
+  "leader",
+  "observedGeneration",
+  "selector",
+  "conditions",
+  "tls",
+] as const;
 
 export interface StatusInput {
   readonly seen: ClusterObservation;
@@ -78,21 +92,8 @@ export function clusterStatus(input: StatusInput): ClusterStatus {
     ...(leader ? { leader } : {}),
     observedGeneration: input.generation,
     selector: clusterSelector(seen.clusterName),
-    conditions: fresh.map((condition) => keepTransitionTime(condition, input.previous, input.now)),
+    conditions: fresh.map((condition) => withTransitionTime(condition, input.previous, input.now)),
   };
-}
-
-/** lastTransitionTime moves only when the status flips, as Kubernetes conventions require. */
-function keepTransitionTime(
-  next: Omit<Condition, "lastTransitionTime">,
-  previous: readonly Condition[],
-  now: string,
-): Condition {
-  const before = previous.find((condition) => condition.type === next.type);
-  const lastTransitionTime = before && before.status === next.status
-    ? before.lastTransitionTime
-    : now;
-  return { ...next, lastTransitionTime };
 }
 
 function availability(input: StatusInput): Omit<Condition, "lastTransitionTime"> {

@@ -1,5 +1,5 @@
 // The EtcdPeer actor: keeps the peer's PVC and one-pod ReplicaSet in place and reports its etcd version.
-import type { ActorSpec, Behavior } from "../runtime/mod.ts";
+import type { ActorContext, ActorSpec, Behavior, Cancel } from "../runtime/mod.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import { resources } from "../../k8s/resources.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
@@ -22,6 +22,7 @@ import type { ClientTLS } from "../../etcd/client.ts";
 import { clientMaterial, decodeSecret, operatorClientSecret } from "../tls/observe.ts";
 import { resolveTLS } from "../tls/settings.ts";
 import { currentVolumeState } from "../volume_check.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 
 export type PeerMessage = { readonly kind: "reconcile" };
 
@@ -42,8 +43,6 @@ export interface PeerActorDeps {
   readonly memberAccess: MemberAccess;
   readonly etcdRepository: string;
   readonly log: Logger;
-  /** Resolves true once every watch behind `stores` has listed (false if they stopped first). */
-  readonly ready: Promise<boolean>;
 }
 
 export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessage> {
@@ -51,22 +50,27 @@ export function peerActor(key: string, deps: PeerActorDeps): ActorSpec<PeerMessa
     kind: "EtcdPeer",
     name: key,
     mailbox: { kind: "coalesce", keyOf: () => "reconcile" },
-    init: (context): Behavior<PeerMessage> => {
-      let cancelNextPass: (() => void) | undefined;
-      return {
-        async handle() {
-          // Before the lists land, a missing volume or ReplicaSet may only be missing from the cache.
-          if (!(await deps.ready)) return;
-          const peer = deps.stores.peers.get(key);
-          if (!peer || peer.metadata.deletionTimestamp) return;
-          const delay = await reconcilePeer(peer, deps);
-          // One pending pass at a time: wake-ups by watch events do not pile up timers.
-          cancelNextPass?.();
-          cancelNextPass = context.scheduleSelf({ kind: "reconcile" }, delay);
-        },
-      };
-    },
+    init: (context) => new PeerBehavior(key, deps, context),
   };
+}
+
+class PeerBehavior implements Behavior<PeerMessage> {
+  #cancelNextPass: Cancel | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly deps: PeerActorDeps,
+    readonly context: ActorContext<PeerMessage>,
+  ) {}
+
+  async handle(): Promise<void> {
+    const peer = this.deps.stores.peers.get(this.key);
+    if (!peer || peer.metadata.deletionTimestamp) return;
+    const delay = await reconcilePeer(peer, this.deps);
+    // One pending pass at a time: wake-ups by watch events do not pile up timers.
+    this.#cancelNextPass?.();
+    this.#cancelNextPass = this.context.scheduleSelf({ kind: "reconcile" }, delay);
+  }
 }
 
 async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise<number> {
@@ -132,19 +136,12 @@ async function reconcilePeer(peer: EtcdPeerObject, deps: PeerActorDeps): Promise
   }
   const serverVersion = await readServerVersion(peer, deps);
   const node = nodeOfPeer(peer, deps.stores.pods.list());
-  const changes = {
-    ...(serverVersion && serverVersion !== peer.status?.serverVersion ? { serverVersion } : {}),
-    ...(node && node !== peer.status?.node ? { node } : {}),
-  };
-  if (Object.keys(changes).length > 0) {
-    const patched = await deps.kube.mergePatch(
-      resources.etcdPeers,
-      { namespace: peer.metadata.namespace, name: peer.metadata.name },
-      { status: changes },
-      { subresource: "status" },
-    );
-    if (!patched.ok) log.warn("status update failed", { error: patched.error.message });
-  }
+  // What is not known now (no answer, no pod) keeps its last known value.
+  await writeStatusIfChanged(deps.kube, {
+    resource: resources.etcdPeers,
+    object: peer,
+    next: { ...(serverVersion ? { serverVersion } : {}), ...(node ? { node } : {}) },
+  }, log);
   return serverVersion === peer.spec.version ? 60_000 : 3_000;
 }
 

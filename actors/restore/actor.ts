@@ -14,9 +14,11 @@ import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
   type EtcdBackupObject,
-  type EtcdClusterSpec,
+  type EtcdRestoreObject,
+  type EtcdRestoreStatus,
   type EventSink,
   quorumRecoveryAnnotation,
+  type RestorePhase,
   type StoredMeta,
 } from "../types.ts";
 import { restoreOfRecord } from "../recovery_record.ts";
@@ -26,32 +28,13 @@ import {
   memberNames,
   planRestore,
   type RestoreObservation,
-  type RestorePhase,
   type RestorePodState,
   type RestoreStep,
 } from "./plan.ts";
 import { type RestoreTarget, restoreUidAnnotation } from "./resources.ts";
 import { type SnapshotSource, snapshotSource } from "../snapshot_source.ts";
-import {
-  completedStatus,
-  type EtcdRestoreStatus,
-  failedStatus,
-  restoringStatus,
-  type StatusInput,
-} from "./status.ts";
-
-export interface EtcdRestoreSpec {
-  readonly source: { readonly objectURL: string };
-  readonly clusterTemplate: { readonly clusterName: string; readonly spec: EtcdClusterSpec };
-  /** Not in the schema today (it would be pruned); read in case it is added. */
-  readonly credentialsSecretRef?: { readonly name: string };
-}
-
-export interface EtcdRestoreObject extends KubeObject {
-  readonly metadata: StoredMeta;
-  readonly spec: EtcdRestoreSpec;
-  readonly status?: EtcdRestoreStatus;
-}
+import { writeStatusIfChanged } from "../status_writer.ts";
+import { completedStatus, failedStatus, restoringStatus, type StatusInput } from "./status.ts";
 
 interface ContainerStatus {
   readonly name: string;
@@ -91,8 +74,6 @@ export interface RestoreActorDeps {
   readonly etcdRepository: string;
   /** The image restore pods download the snapshot with (it has `mod.ts object get`). */
   readonly operatorImage: string;
-  /** Resolves once the stores hold a full list. */
-  readonly ready?: Promise<void>;
 }
 
 const retryMs = 5_000;
@@ -124,7 +105,6 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
   }
 
   async handle(): Promise<void> {
-    await this.deps.ready;
     const restore = this.deps.stores.restores.get(this.key);
     if (!restore || restore.metadata.deletionTimestamp) return;
     const phase = this.#written ?? restore.status?.phase;
@@ -257,16 +237,12 @@ class RestoreBehavior implements Behavior<RestoreMessage> {
   }
 
   async #writeStatus(restore: EtcdRestoreObject, status: EtcdRestoreStatus): Promise<boolean> {
-    const result = await this.deps.kube.mergePatch(
-      resources.etcdRestores,
-      { namespace: restore.metadata.namespace, name: restore.metadata.name },
-      { status },
-      { subresource: "status" },
-    );
-    if (!result.ok) {
-      this.#log.warn("status update failed", { error: result.error.message });
-      return false;
-    }
+    const write = await writeStatusIfChanged(this.deps.kube, {
+      resource: resources.etcdRestores,
+      object: restore,
+      next: status,
+    }, this.#log);
+    if (write.kind === "failed") return false;
     this.#written = status.phase;
     return true;
   }

@@ -5,6 +5,7 @@
 // the restore's uid in an annotation, so a later pass, or the operator after a restart, does not
 // mistake its own PVCs (or the cluster it created just before crashing) for someone else's data.
 import type { KubeObject } from "../../k8s/objects.ts";
+import type { RestorePhase } from "../types.ts";
 import {
   type Member,
   members,
@@ -14,8 +15,6 @@ import {
   type RestoreTarget,
   volumeClaim,
 } from "./resources.ts";
-
-export type RestorePhase = "Pending" | "Restoring" | "Completed" | "Failed";
 
 /** Something of the target cluster's that exists; `restoreUid` is the mark of who made it. */
 export interface ExistingObject {

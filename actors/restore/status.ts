@@ -1,17 +1,10 @@
 // The EtcdRestore status written at each phase change, with its one condition. Pure.
-import type { StatusCondition } from "../types.ts";
-import type { RestorePhase } from "./plan.ts";
+import type { EtcdRestoreStatus, RestorePhase, StatusCondition } from "../types.ts";
+import { withTransitionTime } from "../conditions.ts";
 import type { SnapshotSource } from "../snapshot_source.ts";
 
 /** `kubectl wait --for=condition=Completed etcdrestore/x`: True done, False failed, Unknown running. */
 export const completedCondition = "Completed";
-
-export interface EtcdRestoreStatus {
-  readonly phase?: RestorePhase;
-  /** The backup every restore pod checks the snapshot against, fixed when the restore starts. */
-  readonly snapshot?: SnapshotSource;
-  readonly conditions?: readonly StatusCondition[];
-}
 
 export interface StatusInput {
   readonly previous: readonly StatusCondition[];
@@ -42,22 +35,11 @@ export function failedStatus(
   return status(input, "Failed", { status: "False", reason, message });
 }
 
-/** lastTransitionTime moves only when the condition's status flips. */
 function status(
   input: StatusInput,
   phase: RestorePhase,
   next: Pick<StatusCondition, "status" | "reason" | "message">,
 ): EtcdRestoreStatus {
-  const before = input.previous.find((existing) => existing.type === completedCondition);
-  return {
-    phase,
-    conditions: [{
-      type: completedCondition,
-      ...next,
-      lastTransitionTime: before && before.status === next.status
-        ? before.lastTransitionTime
-        : input.now,
-      observedGeneration: input.generation,
-    }],
-  };
+  const condition = { type: completedCondition, ...next, observedGeneration: input.generation };
+  return { phase, conditions: [withTransitionTime(condition, input.previous, input.now)] };
 }

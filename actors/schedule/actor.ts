@@ -27,7 +27,14 @@ import {
   type ScheduleObservation,
   type ScheduleStep,
 } from "./plan.ts";
-import { formatTime, invalidScheduleReason, scheduledCondition, scheduleStatus } from "./status.ts";
+import {
+  formatTime,
+  invalidScheduleReason,
+  scheduledCondition,
+  type ScheduleStatus,
+  scheduleStatus,
+} from "./status.ts";
+import { writeStatusIfChanged } from "../status_writer.ts";
 
 export type ScheduleMessage = { readonly kind: "reconcile" };
 
@@ -41,8 +48,6 @@ export interface ScheduleActorDeps {
   readonly stores: ScheduleStores;
   readonly events: EventSink;
   readonly log: Logger;
-  /** Resolves once the backups store holds a full list, so "nothing is running" is true. */
-  readonly ready?: Promise<void>;
   /** Wall-clock time, injectable; cron ticks are wall-clock instants. */
   readonly now?: () => Date;
   /** Deletes a pruned backup's object (prunedBackupObjects: Delete); tests replace it. */
@@ -91,7 +96,8 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
    * when the next pass writes: lastScheduleTime must not move back to it.
    */
   #createdTick: Date | undefined;
-  #lastStatus = "";
+  /** The status this incarnation last wrote, ahead of the watch cache catching up. */
+  #written: ScheduleStatus | undefined;
   /** The generation whose invalid schedule was reported in a Warning Event. */
   #warnedGeneration: number | undefined;
   readonly #log: Logger;
@@ -107,7 +113,6 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
   }
 
   async handle(): Promise<void> {
-    await this.deps.ready;
     this.#timer?.();
     this.#timer = undefined;
     const schedule = this.deps.stores.schedules.get(this.key);
@@ -349,26 +354,14 @@ class ScheduleBehavior implements Behavior<ScheduleMessage> {
       generation: schedule.metadata.generation ?? 0,
       now: formatTime(this.#now()),
     });
-    const text = JSON.stringify(status);
-    // Compared as values: the API server hands fields back in its own key order.
-    const current = {
-      ...(schedule.status?.lastScheduleTime
-        ? { lastScheduleTime: schedule.status.lastScheduleTime }
-        : {}),
-      ...(schedule.status?.lastSuccessfulTime
-        ? { lastSuccessfulTime: schedule.status.lastSuccessfulTime }
-        : {}),
-      conditions: schedule.status?.conditions ?? [],
-    };
-    if (isDeepStrictEqual(status, current) || text === this.#lastStatus) return;
-    const result = await this.deps.kube.mergePatch(
-      resources.etcdBackupSchedules,
-      { namespace: schedule.metadata.namespace, name: schedule.metadata.name },
-      { status },
-      { subresource: "status" },
-    );
-    if (result.ok) this.#lastStatus = text;
-    else this.#log.warn("status update failed", { error: result.error.message });
+    // The cache may not show the last write yet: what this incarnation wrote counts as well.
+    if (isDeepStrictEqual(status, this.#written)) return;
+    const write = await writeStatusIfChanged(this.deps.kube, {
+      resource: resources.etcdBackupSchedules,
+      object: schedule,
+      next: status,
+    }, this.#log);
+    if (write.kind === "written") this.#written = status;
   }
 }
 

@@ -1,5 +1,6 @@
 // The EtcdBackupSchedule status: last schedule and success times, and whether it is scheduling. Pure.
 import type { StatusCondition } from "../types.ts";
+import { withTransitionTime } from "../conditions.ts";
 import type { ScheduleState } from "./plan.ts";
 
 /** True while the schedule starts backups; False when suspended or its schedule is invalid. */
@@ -48,18 +49,15 @@ export function scheduleStatus(input: ScheduleStatusInput): ScheduleStatus {
 }
 
 function condition(input: ScheduleStatusInput): StatusCondition {
-  const next = describe(input.state, input.nextTick);
-  const before = input.previous.conditions?.find((existing) =>
-    existing.type === scheduledCondition
+  return withTransitionTime(
+    {
+      type: scheduledCondition,
+      ...describe(input.state, input.nextTick),
+      observedGeneration: input.generation,
+    },
+    input.previous.conditions ?? [],
+    input.now,
   );
-  return {
-    type: scheduledCondition,
-    ...next,
-    lastTransitionTime: before && before.status === next.status
-      ? before.lastTransitionTime
-      : input.now,
-    observedGeneration: input.generation,
-  };
 }
 
 function describe(

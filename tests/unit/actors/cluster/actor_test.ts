@@ -370,7 +370,6 @@ async function convergeWith(
     events: { record },
     memberAccess: directAccess("podIP"),
     log: createLogger("error", {}, () => {}),
-    ready: Promise.resolve(true),
   });
   const context: ActorContext<ClusterMessage> = {
     kind: "EtcdCluster",

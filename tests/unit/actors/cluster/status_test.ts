@@ -1,8 +1,15 @@
 // The EtcdCluster status as data: members, counts, conditions and their transition times.
 import assert from "node:assert/strict";
 import type { ClusterObservation } from "../../../../actors/cluster/plan.ts";
-import { statusPatch } from "../../../../actors/cluster/actor.ts";
-import { clusterStatus, type Condition } from "../../../../actors/cluster/status.ts";
+import { statusPatch as patchOf } from "../../../../actors/status_writer.ts";
+import {
+  clusterStatus,
+  type Condition,
+  ownedStatusFields,
+} from "../../../../actors/cluster/status.ts";
+
+/** The cluster actor's patch: over the fields it owns, removing those it no longer sets. */
+const statusPatch = (previous: object, next: object) => patchOf(previous, next, ownedStatusFields);
 
 const peers = [0, 1, 2].map((ordinal) => ({
   name: `c-${ordinal}`,

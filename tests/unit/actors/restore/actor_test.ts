@@ -1,14 +1,13 @@
 // The restore actor against fakes: the snapshot's source is chosen once and every pod checks it.
 import assert from "node:assert/strict";
 import {
-  type EtcdRestoreObject,
   restoreActor,
   type RestoreActorDeps,
   type RestoreMessage,
 } from "../../../../actors/restore/actor.ts";
 import type { ActorContext, Behavior } from "../../../../actors/runtime/mod.ts";
 import { systemClock } from "../../../../actors/runtime/mod.ts";
-import type { EtcdBackupObject } from "../../../../actors/types.ts";
+import type { EtcdBackupObject, EtcdRestoreObject } from "../../../../actors/types.ts";
 import type { KubeObject } from "../../../../k8s/objects.ts";
 import type { ObjectTarget, Resource } from "../../../../k8s/resources.ts";
 import type { StoreReader } from "../../../../k8s/store.ts";
