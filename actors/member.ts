@@ -178,3 +178,35 @@ export function volumeState(
   }
   return { kind: "present", uid: claim.uid, recorded: true };
 }
+
+// ---- A member's pod: container, image, data directory; and ownership ----
+
+/** The member's container in its pod. */
+export const etcdContainerName = "etcd";
+
+export const dataDir = "/var/lib/etcd";
+
+export function etcdImage(repository: string, version: string): string {
+  return `${repository}:v${version}`;
+}
+
+/**
+ * On the pod: a digest of the TLS Secrets' content it started with. The cluster actor restarts a
+ * member whose Secrets no longer match it (actors/tls/plan.ts); the value says nothing secret.
+ */
+export const tlsDigestAnnotation = "etcd.improbable.io/tls-digest";
+
+/** Our objects own what they make (garbage-collected with them). */
+export function ownerReference(
+  kind: string,
+  owner: { readonly name: string; readonly uid: string },
+) {
+  return {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind,
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}

@@ -13,7 +13,7 @@
 // every member's restore pod checks the same bytes, even when some pods are created later (after a
 // crash or an API error) and the object was overwritten in between. Without that, two members
 // could start from different snapshots.
-import { parseObjectURL } from "../objectstore/mod.ts";
+import { type ObjectMetadata, parseObjectURL } from "../objectstore/mod.ts";
 import type { EtcdBackupObject } from "./types.ts";
 
 /** The backup a restore checks its snapshot against, as kept in `status.snapshot`. */
@@ -67,4 +67,21 @@ function latestFirst(a: EtcdBackupObject, b: EtcdBackupObject): number {
 function timeOf(time: string | undefined): number {
   const parsed = time === undefined ? NaN : Date.parse(time);
   return Number.isNaN(parsed) ? -Infinity : parsed;
+}
+
+/** The object metadata key naming the uid of the EtcdBackup that wrote the object. */
+export const writerUidKey = "etcd-backup-uid";
+/** The object metadata key naming `<namespace>/<name>` of that EtcdBackup, for people. */
+export const writerNameKey = "etcd-backup";
+
+/**
+ * Who wrote an object, stored in the object itself when the upload starts. A restore compares it
+ * with the EtcdBackup whose sha256 it checks: a key written by several backups (a template such as
+ * `latest.db`) then says which one's bytes it holds, and an overwrite between choosing the
+ * backup and reading the bytes is caught before any byte is read. The sha256 itself cannot be
+ * stored this way: it is known only once the streamed upload has ended.
+ */
+export function writerMetadata(backup: EtcdBackupObject): ObjectMetadata {
+  const { uid, namespace, name } = backup.metadata;
+  return { [writerUidKey]: uid, [writerNameKey]: `${namespace}/${name}` };
 }

@@ -1,7 +1,5 @@
 // The shapes of the objects the actors read: our custom resources and the built-ins they own.
 import type { KubeObject, ObjectMeta } from "../k8s/objects.ts";
-import type { Condition } from "./cluster/status.ts";
-import type { EtcdPeerSpec, PodTemplate, VolumeClaimTemplate } from "./peer/resources.ts";
 import type { SnapshotSource } from "./snapshot_source.ts";
 
 /** Metadata of an object read back from the API server: these fields are always set there. */
@@ -90,7 +88,7 @@ export type CARotationPhase = "TrustingNewCA" | "ReissuingFromNewCA" | "Dropping
 export interface EtcdClusterObject extends KubeObject {
   readonly metadata: StoredMeta;
   readonly spec: EtcdClusterSpec;
-  readonly status?: { readonly conditions?: readonly Condition[] } & Record<string, unknown>;
+  readonly status?: { readonly conditions?: readonly ClusterCondition[] } & Record<string, unknown>;
 }
 
 export interface EtcdPeerObject extends KubeObject {
@@ -180,6 +178,56 @@ export interface StatusCondition<T extends string = string> {
   readonly message: string;
   readonly lastTransitionTime: string;
   readonly observedGeneration?: number;
+}
+
+/** An EtcdCluster's conditions always say which generation they describe. */
+export interface ClusterCondition
+  extends StatusCondition<"Available" | "Progressing" | "Degraded"> {
+  readonly observedGeneration: number;
+}
+
+export interface ResourceRequirements {
+  readonly limits?: Readonly<Record<string, string>>;
+  readonly requests?: Readonly<Record<string, string>>;
+}
+
+export interface PodTemplate {
+  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
+  readonly resources?: ResourceRequirements;
+  readonly affinity?: Readonly<Record<string, unknown>>;
+}
+
+export interface VolumeClaimTemplate {
+  readonly storageClassName: string;
+  readonly accessModes?: readonly string[];
+  /** The CRD accepts an int-or-string quantity, as PersistentVolumeClaimSpec does. */
+  readonly resources: { readonly requests: { readonly storage: string | number } };
+  readonly selector?: Readonly<Record<string, unknown>>;
+  readonly volumeMode?: string;
+}
+
+export interface EtcdPeerSpec {
+  readonly clusterName: string;
+  readonly version: string;
+  readonly bootstrap: {
+    readonly static: { readonly initialCluster: readonly { name: string; host: string }[] };
+    readonly initialClusterState: "New" | "Existing";
+    /**
+     * Start etcd with --force-new-cluster: on its kept data, as the only member of its cluster.
+     * Set only by a quorum recovery, and cleared by it before any other member joins.
+     */
+    readonly forceNewCluster?: boolean;
+  };
+  readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
+  readonly podTemplate?: PodTemplate;
+  /** The Secrets each port's TLS comes from; absent (or a port absent) is plain HTTP there. */
+  readonly tls?: PeerTLS;
+}
+
+/** Each Secret holds `tls.crt`, `tls.key` and `ca.crt` (docs/tls.md). */
+export interface PeerTLS {
+  readonly client?: { readonly secretName: string };
+  readonly peer?: { readonly secretName: string };
 }
 
 export type BackupPhase = "BackingUp" | "Completed" | "Failed";

@@ -14,7 +14,7 @@ import { type ClientProvider, oneOffClients } from "./connections.ts";
 import { attempt } from "./errors.ts";
 import {
   buildObservation,
-  type ClusterObservation,
+  type EtcdObservation,
   type RawMemberProbe,
   toMember,
   type VersionResponse,
@@ -33,7 +33,7 @@ export interface ObserveOptions extends ClientOptions {
 export async function observeCluster(
   endpoints: readonly string[],
   options: ObserveOptions = {},
-): Promise<ClusterObservation> {
+): Promise<EtcdObservation> {
   const clients = options.clients ?? oneOffClients(options);
   // Two calls, not one: the member list is answered from each member's own view, the alarm list
   // goes through raft. Without a quorum the second never answers; had they been asked together,

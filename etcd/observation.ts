@@ -32,7 +32,7 @@ export interface MemberObservation extends Member {
   readonly errors: readonly EtcdFailure[];
 }
 
-export interface ClusterObservation {
+export interface EtcdObservation {
   /** Hex cluster id, when any member answered. */
   readonly clusterId?: string;
   readonly members: readonly MemberObservation[];
@@ -75,7 +75,7 @@ export function toMember(raw: IMember): Member {
 }
 
 /** Interprets raw responses; no I/O, so the planners' input can be tested as a table. */
-export function buildObservation(raw: RawObservation): ClusterObservation {
+export function buildObservation(raw: RawObservation): EtcdObservation {
   const errors = [raw.memberList, raw.alarms].flatMap((result) => result.ok ? [] : [result.error]);
   if (!raw.memberList.ok) return { members: [], errors };
   const members = raw.memberList.value.members.map((member) =>

@@ -30,6 +30,7 @@ import {
   urlFailure,
 } from "./failure.ts";
 import { renderObjectURL } from "./template.ts";
+import { writerMetadata } from "../snapshot_source.ts";
 
 export interface PreparedBackup {
   readonly location: ObjectLocation;
@@ -43,23 +44,6 @@ export interface PreparedBackup {
   readonly metadata: ObjectMetadata;
   /** For an `https://` cluster of ours: the operator's client certificate for it. */
   readonly tls?: ClientTLS;
-}
-
-/** The object metadata key naming the uid of the EtcdBackup that wrote the object. */
-export const writerUidKey = "etcd-backup-uid";
-/** The object metadata key naming `<namespace>/<name>` of that EtcdBackup, for people. */
-export const writerNameKey = "etcd-backup";
-
-/**
- * Who wrote an object, stored in the object itself when the upload starts. A restore compares it
- * with the EtcdBackup whose sha256 it checks: a key written by several backups (a template such as
- * `latest.db`) then says which one's bytes it holds, and an overwrite between choosing the
- * backup and reading the bytes is caught before any byte is read. The sha256 itself cannot be
- * stored this way: it is known only once the streamed upload has ended.
- */
-export function writerMetadata(backup: EtcdBackupObject): ObjectMetadata {
-  const { uid, namespace, name } = backup.metadata;
-  return { [writerUidKey]: uid, [writerNameKey]: `${namespace}/${name}` };
 }
 
 export type Preparation =

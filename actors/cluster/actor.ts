@@ -8,6 +8,7 @@ import { resources } from "../../k8s/resources.ts";
 import type { StoreReader } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
+  type ClusterCondition,
   type EtcdBackupObject,
   type EtcdClusterObject,
   type EtcdPeerObject,
@@ -24,9 +25,11 @@ import type { Failpoint } from "../failpoints.ts";
 import {
   clientServiceName,
   clusterLabel,
+  etcdContainerName,
   memberPeerName,
   peerHost,
   peerLabel,
+  tlsDigestAnnotation,
   tlsSecretNames,
   type URLScheme,
 } from "../member.ts";
@@ -43,7 +46,6 @@ import {
 } from "./objects.ts";
 import { clusterObservation, type RecoveryRestoreObject } from "./observe.ts";
 import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
-import { etcdContainerName, tlsDigestAnnotation } from "../peer/resources.ts";
 import { type ResolvedTLS, resolveTLS } from "../tls/settings.ts";
 import {
   clientMaterial,
@@ -58,11 +60,10 @@ import { planTLS, type TLSObservation, type TLSStep, userProvidedProblems } from
 import { tlsStatus } from "../tls/status.ts";
 import { type PassPlan, planPass, tlsMembers } from "./tls_plan.ts";
 import { actOnSecretStep, restartMember, type TLSActContext } from "./tls_act.ts";
-import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
+import { type ClusterStep, endsPass, planCluster } from "./plan.ts";
 import {
   type ClusterStatus,
   clusterStatus,
-  type Condition,
   evenReplicasAdvice,
   ownedStatusFields,
 } from "./status.ts";
@@ -384,9 +385,9 @@ async function reconcile(
   if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
     state.statusAhead = { status: written, written: lastWrite, older };
   }
-  const available = (written.conditions as readonly Condition[] | undefined)?.find((condition) =>
-    condition.type === "Available"
-  );
+  const available = (written.conditions as readonly ClusterCondition[] | undefined)?.find((
+    condition,
+  ) => condition.type === "Available");
   deps.onQuorumLost?.(
     `${namespace}/${name}`,
     available?.reason === "QuorumLost" || available?.reason === "DataLost",
@@ -448,7 +449,7 @@ async function actOn(
     deps.failpoint?.(`after:${step.kind}`);
     state.retry = undefined;
     delay = requeueMs.afterStep;
-    if (isDisruptive(step) || step.kind === "createPeers") break;
+    if (endsPass(step)) break;
   }
   return delay;
 }
@@ -911,7 +912,7 @@ async function forceDeleteStuckPods(
   return ok;
 }
 
-type StatusRecord = StatusObject & { readonly conditions?: readonly Condition[] };
+type StatusRecord = StatusObject & { readonly conditions?: readonly ClusterCondition[] };
 
 /** Writes the status if it changed from `previous`; returns the status as it now stands. */
 async function writeStatus(

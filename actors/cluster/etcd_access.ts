@@ -1,7 +1,7 @@
 // What the cluster actor asks of etcd, as one narrow port: observe the cluster, change its
 // membership, and manage the clients behind it. The actor sees only this interface, so its fast
 // tests drive it against an in-memory cluster that records every call.
-import type { ClusterObservation as EtcdObservation, Member } from "../../etcd/observation.ts";
+import type { EtcdObservation, Member } from "../../etcd/observation.ts";
 import { observeCluster } from "../../etcd/health.ts";
 import type { ClientTLS, EtcdClient } from "../../etcd/client.ts";
 import { EtcdConnections, type Incarnations, type ServerNameOf } from "../../etcd/connections.ts";

@@ -1,14 +1,15 @@
 // The objects a cluster owns directly: its headless Service, its PodDisruptionBudget, its EtcdPeers. Pure.
-import { ownerReference, type PeerTLS, tlsDigestAnnotation } from "../peer/resources.ts";
-import type { EtcdClusterObject } from "../types.ts";
+import type { EtcdClusterObject, PeerTLS } from "../types.ts";
 import {
   clientPort,
   clientServiceName,
   clusterLabels,
   clusterSelectorLabels,
   existingVolume,
+  ownerReference,
   peerLabels,
   peerPort,
+  tlsDigestAnnotation,
   volumeAnnotation,
 } from "../member.ts";
 import type { NewPeer } from "./plan.ts";

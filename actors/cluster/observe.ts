@@ -1,7 +1,13 @@
 // Turns the Kubernetes objects and etcd's answers the cluster actor gathered into its planner's input. Pure.
-import type { ClusterObservation as EtcdObservation } from "../../etcd/observation.ts";
+import type { EtcdObservation } from "../../etcd/observation.ts";
 import { type ClusterObservation, type EtcdView, type PeerView } from "./plan.ts";
-import { ordinalOf, peerLabel, volumeAnnotation, volumeState } from "../member.ts";
+import {
+  etcdContainerName,
+  ordinalOf,
+  peerLabel,
+  volumeAnnotation,
+  volumeState,
+} from "../member.ts";
 import {
   approveQuorumRecoveryAnnotation,
   type ContainerState,
@@ -20,7 +26,6 @@ import type { BackupView, QuorumLossView, RecoveryRestoreView, VolumeClaimView }
 import { parseQuorumRecovery } from "../recovery_record.ts";
 import { snapshotSource } from "../snapshot_source.ts";
 import { judgeBackupSource, strictTenancy } from "../tenancy.ts";
-import { etcdContainerName } from "../peer/resources.ts";
 
 export interface GatheredCluster {
   readonly cluster: EtcdClusterObject;

@@ -200,9 +200,15 @@ export type ClusterStep =
   }
   | { readonly kind: "wait"; readonly reason: string };
 
-/** Steps that change etcd membership or remove a member's data: at most one per pass. */
-export function isDisruptive(step: ClusterStep): boolean {
+/**
+ * The one-step rule, in one place: after a step that changes etcd membership, a member's peer
+ * or data, or starts members, the pass ends, and the next one plans from a fresh observation. So
+ * at most one such step runs per pass; the steps before it (records, Services, the budget) only
+ * prepare. Whatever a crash interrupts is then at most one step, which is idempotent.
+ */
+export function endsPass(step: ClusterStep): boolean {
   return [
+    "createPeers",
     "addLearner",
     "promote",
     "moveLeader",

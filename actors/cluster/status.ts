@@ -9,15 +9,7 @@ import {
 import { clusterSelectorLabels, selectorOf } from "../member.ts";
 import { dataLossReport, quorumLossReport } from "./quorum.ts";
 import { withTransitionTime } from "../conditions.ts";
-
-export interface Condition {
-  readonly type: "Available" | "Progressing" | "Degraded";
-  readonly status: "True" | "False" | "Unknown";
-  readonly reason: string;
-  readonly message: string;
-  readonly lastTransitionTime: string;
-  readonly observedGeneration: number;
-}
+import type { ClusterCondition } from "../types.ts";
 
 export interface ClusterStatus {
   readonly replicas: number;
@@ -27,7 +19,7 @@ export interface ClusterStatus {
   readonly leader?: string;
   readonly observedGeneration: number;
   readonly selector: string;
-  readonly conditions: readonly Condition[];
+  readonly conditions: readonly ClusterCondition[];
 }
 
 /** The status fields the cluster actor owns; any other field in status is left alone. */
@@ -50,7 +42,7 @@ export interface StatusInput {
   readonly steps: readonly ClusterStep[];
   readonly generation: number;
   readonly clusterVersion: string | undefined;
-  readonly previous: readonly Condition[];
+  readonly previous: readonly ClusterCondition[];
   readonly now: string;
   /** What the certificates' steps do in this pass (a member restart, a CA phase, new Secrets). */
   readonly certificates?: string;
@@ -74,7 +66,7 @@ export function clusterStatus(input: StatusInput): ClusterStatus {
   const leader = etcd.reachable
     ? members.find((member) => member.id === etcd.leaderId)?.name
     : undefined;
-  const fresh: Omit<Condition, "lastTransitionTime">[] = [
+  const fresh: Omit<ClusterCondition, "lastTransitionTime">[] = [
     availability(input),
     progress(input),
     degradation(input),
@@ -96,7 +88,7 @@ export function clusterStatus(input: StatusInput): ClusterStatus {
   };
 }
 
-function availability(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+function availability(input: StatusInput): Omit<ClusterCondition, "lastTransitionTime"> {
   const { seen, generation } = input;
   const base = { type: "Available" as const, observedGeneration: generation };
   if (!seen.etcd.reachable) {
@@ -164,7 +156,7 @@ const stepReasons: Record<ClusterStep["kind"], string> = {
   wait: "Waiting",
 };
 
-function progress(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+function progress(input: StatusInput): Omit<ClusterCondition, "lastTransitionTime"> {
   const base = { type: "Progressing" as const, observedGeneration: input.generation };
   const advice = evenReplicasAdvice(input.seen.replicas);
   const suffix = advice ? ` (${advice})` : "";
@@ -262,7 +254,7 @@ function describeStep(step: ClusterStep): string {
   }
 }
 
-function degradation(input: StatusInput): Omit<Condition, "lastTransitionTime"> {
+function degradation(input: StatusInput): Omit<ClusterCondition, "lastTransitionTime"> {
   const base = { type: "Degraded" as const, observedGeneration: input.generation };
   const { seen } = input;
   // What the members' pods and volumes say: the real reason, rather than a refused connection.

@@ -2,8 +2,7 @@
 // Events name Secrets, subjects, serials and dates; never a key, never a Secret's content.
 import { resources } from "../../k8s/resources.ts";
 import type { K8sResult } from "../../k8s/errors.ts";
-import { clusterLabels, tlsSecretNames } from "../member.ts";
-import { ownerReference, tlsDigestAnnotation } from "../peer/resources.ts";
+import { clusterLabels, ownerReference, tlsDigestAnnotation, tlsSecretNames } from "../member.ts";
 import { applyCAStep, issueLeaf, updateTrust } from "../tls/issue.ts";
 import { encodeSecretData, type SecretContentView } from "../tls/observe.ts";
 import type { TLSStep } from "../tls/plan.ts";

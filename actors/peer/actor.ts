@@ -15,7 +15,8 @@ import type {
   SecretObject,
 } from "../types.ts";
 import { type MemberAccess, memberClientEndpoint } from "../member_dialer.ts";
-import { persistentVolumeClaim, replicaSet, tlsDigestAnnotation } from "./resources.ts";
+import { persistentVolumeClaim, replicaSet } from "./resources.ts";
+import { tlsDigestAnnotation } from "../member.ts";
 import { peerHost, peerLabel, volumeAnnotation, volumeState } from "../member.ts";
 import { fetchVersion } from "../../etcd/health.ts";
 import type { ClientTLS } from "../../etcd/client.ts";

@@ -2,71 +2,24 @@
 import {
   clientPort,
   clientURLOfHost,
+  dataDir,
+  etcdContainerName,
+  etcdImage,
+  ownerReference,
   peerHost,
   peerLabels,
   peerPort,
   peerSelectorLabels,
   peerURLOfHost,
+  tlsDigestAnnotation,
   type URLScheme,
 } from "../member.ts";
-
-/** The member's container in its pod. */
-export const etcdContainerName = "etcd";
-
-export interface ResourceRequirements {
-  readonly limits?: Readonly<Record<string, string>>;
-  readonly requests?: Readonly<Record<string, string>>;
-}
-
-export interface PodTemplate {
-  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
-  readonly resources?: ResourceRequirements;
-  readonly affinity?: Readonly<Record<string, unknown>>;
-}
-
-export interface VolumeClaimTemplate {
-  readonly storageClassName: string;
-  readonly accessModes?: readonly string[];
-  /** The CRD accepts an int-or-string quantity, as PersistentVolumeClaimSpec does. */
-  readonly resources: { readonly requests: { readonly storage: string | number } };
-  readonly selector?: Readonly<Record<string, unknown>>;
-  readonly volumeMode?: string;
-}
-
-export interface EtcdPeerSpec {
-  readonly clusterName: string;
-  readonly version: string;
-  readonly bootstrap: {
-    readonly static: { readonly initialCluster: readonly { name: string; host: string }[] };
-    readonly initialClusterState: "New" | "Existing";
-    /**
-     * Start etcd with --force-new-cluster: on its kept data, as the only member of its cluster.
-     * Set only by a quorum recovery, and cleared by it before any other member joins.
-     */
-    readonly forceNewCluster?: boolean;
-  };
-  readonly storage: { readonly volumeClaimTemplate: VolumeClaimTemplate };
-  readonly podTemplate?: PodTemplate;
-  /** The Secrets each port's TLS comes from; absent (or a port absent) is plain HTTP there. */
-  readonly tls?: PeerTLS;
-}
-
-/** Each Secret holds `tls.crt`, `tls.key` and `ca.crt` (docs/tls.md). */
-export interface PeerTLS {
-  readonly client?: { readonly secretName: string };
-  readonly peer?: { readonly secretName: string };
-}
+import type { EtcdPeerSpec, PeerTLS, ResourceRequirements } from "../types.ts";
 
 export interface PeerIdentity {
   readonly name: string;
   readonly namespace: string;
   readonly uid: string;
-}
-
-export const dataDir = "/var/lib/etcd";
-
-export function etcdImage(repository: string, version: string): string {
-  return `${repository}:v${version}`;
 }
 
 /**
@@ -91,12 +44,6 @@ export function goMaxProcs(resources: ResourceRequirements | undefined): string 
 
 /** Where a port's TLS Secret is mounted: `<tlsDir>/client` and `<tlsDir>/peer`. */
 export const tlsDir = "/etc/etcd/tls";
-
-/**
- * On the pod: a digest of the TLS Secrets' content it started with. The cluster actor restarts a
- * member whose Secrets no longer match it (actors/tls/plan.ts); the value says nothing secret.
- */
-export const tlsDigestAnnotation = "etcd.improbable.io/tls-digest";
 
 type TLSPort = "client" | "peer";
 const tlsPorts: readonly TLSPort[] = ["client", "peer"];
@@ -166,17 +113,6 @@ export function etcdEnvironment(
   const maxProcs = goMaxProcs(spec.podTemplate?.resources);
   if (maxProcs !== undefined) env.push({ name: "GOMAXPROCS", value: maxProcs });
   return env;
-}
-
-export function ownerReference(kind: string, owner: PeerIdentity) {
-  return {
-    apiVersion: "etcd.improbable.io/v1alpha1",
-    kind,
-    name: owner.name,
-    uid: owner.uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
 }
 
 /** The member's data volume. No owner: deleting the cluster must never delete its data. */

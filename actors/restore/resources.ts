@@ -8,12 +8,19 @@
 // pods will use, so the cluster started afterwards finds a data directory it accepts.
 import semver from "semver";
 import { controllerReference } from "../../k8s/owner.ts";
-import { clusterLabels, labelKeys, peerLabels, peerName, peerURL } from "../member.ts";
+import {
+  clusterLabels,
+  dataDir,
+  etcdImage,
+  labelKeys,
+  peerLabels,
+  peerName,
+  peerURL,
+} from "../member.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { apiVersionOf, resources } from "../../k8s/resources.ts";
-import { dataDir, etcdImage } from "../peer/resources.ts";
 import { type EtcdClusterSpec, restoreLabel } from "../types.ts";
-import { writerUidKey } from "../backup/prepare.ts";
+import { writerUidKey } from "../snapshot_source.ts";
 import type { SnapshotSource } from "../snapshot_source.ts";
 
 /** What marks a PVC or EtcdCluster as made by one restore: its uid, so a namesake is not it. */

@@ -1,7 +1,7 @@
 // Which Secrets each member mounts and the operator dials with, and the planner's view of them.
 // Pure but for WebCrypto digests: the caller hands in the Secrets it read.
 import { tlsSecretNames } from "../member.ts";
-import type { PeerTLS } from "../peer/resources.ts";
+import type { PeerTLS } from "../types.ts";
 import type { SecretObject } from "../types.ts";
 import type { CertificateFacts, LeafSecretView, MemberTLSView, TLSObservation } from "./plan.ts";
 import {

@@ -9,7 +9,7 @@ import { systemClock } from "../../../../actors/runtime/clock.ts";
 import { memberPeerName, peerSelectorLabels } from "../../../../actors/member.ts";
 import { directAccess } from "../../../../actors/member_dialer.ts";
 import type { ClientTLS } from "../../../../etcd/client.ts";
-import { tlsDigestAnnotation } from "../../../../actors/peer/resources.ts";
+import { tlsDigestAnnotation } from "../../../../actors/member.ts";
 import type {
   EtcdClusterObject,
   EtcdClusterTLS,
@@ -20,7 +20,7 @@ import type {
   SecretObject,
 } from "../../../../actors/types.ts";
 import { type EtcdResult, failure, success } from "../../../../etcd/errors.ts";
-import type { ClusterObservation, MemberObservation } from "../../../../etcd/observation.ts";
+import type { EtcdObservation, MemberObservation } from "../../../../etcd/observation.ts";
 import { type K8sResult } from "../../../../k8s/errors.ts";
 import type { KubeObject } from "../../../../k8s/objects.ts";
 import type { Resource } from "../../../../k8s/resources.ts";
@@ -298,7 +298,7 @@ class World {
     },
     release: () => {},
     close: () => {},
-    observe: (): Promise<ClusterObservation> => {
+    observe: (): Promise<EtcdObservation> => {
       const running = (member: EtcdMember) =>
         member.name !== "" && this.#podsOf(memberPeerName(name, member) ?? "").length > 0;
       const members: MemberObservation[] = this.members.map((member) => ({

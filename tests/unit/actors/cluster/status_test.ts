@@ -1,12 +1,9 @@
 // The EtcdCluster status as data: members, counts, conditions and their transition times.
 import assert from "node:assert/strict";
 import type { ClusterObservation } from "../../../../actors/cluster/plan.ts";
+import type { ClusterCondition } from "../../../../actors/types.ts";
 import { statusPatch as patchOf } from "../../../../actors/status_writer.ts";
-import {
-  clusterStatus,
-  type Condition,
-  ownedStatusFields,
-} from "../../../../actors/cluster/status.ts";
+import { clusterStatus, ownedStatusFields } from "../../../../actors/cluster/status.ts";
 
 /** The cluster actor's patch: over the fields it owns, removing those it no longer sets. */
 const statusPatch = (previous: object, next: object) => patchOf(previous, next, ownedStatusFields);
@@ -52,7 +49,7 @@ const input = {
   previous: [],
   now: "2026-01-01T00:00:00Z",
 };
-const condition = (conditions: readonly Condition[], type: Condition["type"]) =>
+const condition = (conditions: readonly ClusterCondition[], type: ClusterCondition["type"]) =>
   conditions.find((c) => c.type === type);
 
 Deno.test("a healthy cluster reports its members with ids, leader, version and Available", () => {

@@ -1,13 +1,13 @@
 // The peer's Kubernetes objects as data: image, environment, GOMAXPROCS, labels, ownership.
+import { etcdImage } from "../../../../actors/member.ts";
 import assert from "node:assert/strict";
 import {
   cpuCores,
-  etcdImage,
-  type EtcdPeerSpec,
   goMaxProcs,
   persistentVolumeClaim,
   replicaSet,
 } from "../../../../actors/peer/resources.ts";
+import type { EtcdPeerSpec } from "../../../../actors/types.ts";
 
 const peer = { name: "c-1", namespace: "ns", uid: "uid-1" };
 const spec: EtcdPeerSpec = {
