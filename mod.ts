@@ -206,6 +206,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
         exit(1);
       },
       onStep: metrics.step,
+      onReaction: metrics.clusterReaction,
       healthIntervalMs: flags.healthIntervalSeconds * 1000,
       replaceAfterMs: flags.replaceAfterSeconds * 1000,
       watchNodes: !flags.ignoreNodes,

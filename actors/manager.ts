@@ -9,6 +9,7 @@ import type { Log } from "../k8s/log.ts";
 import type { Logger } from "../observability/log.ts";
 import { backupActor, type BackupMessage } from "./backup/actor.ts";
 import { clusterActor, type ClusterMessage } from "./cluster/actor.ts";
+import type { ReactionReport } from "./cluster/reaction.ts";
 import type { Failpoint } from "./failpoints.ts";
 import { clusterLabel, ownedSelector, peerLabel } from "./member.ts";
 import type { MemberAccess } from "./member_dialer.ts";
@@ -56,6 +57,8 @@ export interface ManagerOptions {
   readonly onEscalate: (reason: string) => void;
   /** `seconds`: how long acting on the step took (optional until every caller passes it). */
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
+  /** How long after a spec change arrived each phase of a cluster's reaction came. */
+  readonly onReaction?: ReactionReport;
   /** How often a converged cluster's etcd health is probed (default 15 s). */
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before it is replaced (default 5 min). */

@@ -54,6 +54,7 @@ import { actOnSecretStep, restartMember, type TLSActContext } from "./tls_act.ts
 import { type ClusterStep, isDisruptive, planCluster } from "./plan.ts";
 import { type ClusterStatus, clusterStatus, type Condition, evenReplicasAdvice } from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
+import { type ReactionReport, ReactionTimes } from "./reaction.ts";
 import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../../k8s/objects.ts";
 
@@ -96,6 +97,8 @@ export interface ClusterActorDeps {
   readonly failpoint?: Failpoint;
   /** `step`: a ClusterStep's kind, or `tls:` and a TLSStep's kind. */
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
+  /** How long after a spec change arrived each phase of the reaction came (reaction.ts). */
+  readonly onReaction?: ReactionReport;
   readonly random?: () => number;
 }
 
@@ -121,6 +124,7 @@ interface ClusterActorState {
   /** Its clients to the cluster's members, for the actor's whole life. */
   readonly etcd: EtcdAccess;
   retry: RetryState | undefined;
+  readonly reaction: ReactionTimes;
   warnedEvenAtGeneration: number | undefined;
   cancelNextPass: (() => void) | undefined;
   /**
@@ -145,6 +149,7 @@ export function clusterActor(key: string, deps: ClusterActorDeps): ActorSpec<Clu
       const state: ClusterActorState = {
         etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
         retry: undefined,
+        reaction: new ReactionTimes(deps.onReaction ?? (() => {})),
         warnedEvenAtGeneration: undefined,
         cancelNextPass: undefined,
         statusAhead: undefined,
@@ -268,9 +273,16 @@ async function reconcile(
     const peerName = memberPeerName(name, { name: member.name, peerURL: member.peerURLs[0] ?? "" });
     return peerName === undefined ? undefined : endpointOf(peerName);
   };
+  const generation = cluster.metadata.generation ?? 0;
+  state.reaction.passStarted(
+    generation,
+    cluster.status?.observedGeneration,
+    deps.stores.clusters.generationChangedAt?.(`${namespace}/${name}`),
+  );
   const etcd = endpoints.length > 0
     ? await state.etcd.observe(endpoints, memberEndpoint)
     : undefined;
+  state.reaction.reached("observed");
   const budget = deps.stores.disruptionBudgets.get(`${namespace}/${name}`);
   const seen = clusterObservation({
     cluster,
@@ -322,7 +334,6 @@ async function reconcile(
   };
   // A spec change is acknowledged (observedGeneration, and what will be done) before its first
   // step runs, so whoever changed it sees the operator react without waiting for etcd.
-  const generation = cluster.metadata.generation ?? 0;
   if (generation !== cluster.status?.observedGeneration && steps.some((s) => s.kind !== "wait")) {
     written = await writeStatus(
       cluster,
@@ -334,6 +345,7 @@ async function reconcile(
       onWritten,
       tlsSeen,
     );
+    state.reaction.written(written.observedGeneration);
   }
   const delay = pass.kind === "cluster"
     ? await actOn(steps, context, state, log)
@@ -349,6 +361,7 @@ async function reconcile(
     tlsSeen,
     certificatesActivity(pass),
   );
+  state.reaction.written(written.observedGeneration);
   if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
     state.statusAhead = { status: written, written: lastWrite, older };
   }
