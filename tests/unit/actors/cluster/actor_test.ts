@@ -378,6 +378,7 @@ async function convergeWith(
     clock: systemClock,
     self: () => true,
     scheduleSelf: () => () => {},
+    onMessage: () => () => {},
   };
   const behavior = await actor.init(context);
   try {
