@@ -161,8 +161,8 @@ function reactionMetrics(registry: Registry): Pick<OperatorMetrics, "clusterReac
   const durations = registry.histogram(
     "etcd_operator_cluster_reaction_seconds",
     "Time from the watch event carrying an EtcdCluster's new generation to each phase of the " +
-      "reaction: started (the pass began), observed (etcd answered), acknowledged " +
-      "(status.observedGeneration written).",
+      "reaction: started (the pass began), observed (etcd answered), writing (the status " +
+      "write acknowledging it was sent) and acknowledged (the API server took that write).",
     reactionBounds,
   );
   return { clusterReaction: (phase, seconds) => durations.observe({ phase }, seconds) };

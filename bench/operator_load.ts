@@ -407,8 +407,8 @@ async function scaleScenario(run: Run): Promise<string> {
       "sending the patch to the watch showing status.observedGeneration = metadata.generation. " +
       "The operator: columns come from its etcd_operator_cluster_reaction_seconds histogram " +
       "over the same changes, timed from the watch event that brought the new generation to " +
-      "the pass starting, etcd observed, and the status write acknowledging it (quantiles " +
-      "interpolated within buckets).",
+      "the pass starting, etcd observed, the acknowledging status write sent, and that write " +
+      "answered (quantiles interpolated within buckets).",
     ].join("\n");
   });
 }

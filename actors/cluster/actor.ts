@@ -355,6 +355,7 @@ function passStatus(
     /** The generation the status acknowledges now. */
     acknowledged: () => written.observedGeneration,
     async write(view: PassView, etcd: EtcdObservation | undefined, certificates?: string) {
+      state.reaction.reached("writing");
       written = await writeStatus(
         cluster,
         written,

@@ -1,10 +1,12 @@
 // Times a cluster actor's reaction to a spec change, phase by phase, once per generation.
 //
 // The clock starts when the watch cache first held the new generation (k8s/store.ts), so the
-// "started" phase is the time the change waited in the mailbox behind earlier passes, and the
-// difference between "observed" and "acknowledged" shows whether etcd stood in the way.
+// "started" phase is the time the change waited in the mailbox behind earlier passes, "writing"
+// is when the acknowledging status write was sent (all of the operator's own part), and
+// "acknowledged" adds that write's round trip to the API server. "observed" shows whether etcd
+// stood in the way.
 
-export type ReactionPhase = "started" | "observed" | "acknowledged";
+export type ReactionPhase = "started" | "observed" | "writing" | "acknowledged";
 
 export type ReactionReport = (phase: ReactionPhase, seconds: number) => void;
 

@@ -7,7 +7,7 @@
 
 export const reactionMetric = "etcd_operator_cluster_reaction_seconds";
 
-export const reactionPhases = ["started", "observed", "acknowledged"] as const;
+export const reactionPhases = ["started", "observed", "writing", "acknowledged"] as const;
 export type ReactionPhase = typeof reactionPhases[number];
 
 /** One phase's histogram: cumulative counts by upper bound (le), ascending; +Inf last. */

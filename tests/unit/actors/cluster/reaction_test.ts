@@ -18,10 +18,17 @@ Deno.test("a spec change is timed from its arrival to each phase, each phase onc
   at(1_300);
   times.reached("observed");
   times.reached("observed");
+  at(1_350);
+  times.reached("writing");
   at(1_400);
   times.written(2);
   times.written(2);
-  assert.deepEqual(reports, ["started 0.25", "observed 0.3", "acknowledged 0.4"]);
+  assert.deepEqual(reports, [
+    "started 0.25",
+    "observed 0.3",
+    "writing 0.35",
+    "acknowledged 0.4",
+  ]);
 });
 
 Deno.test("a second pass on the same unacknowledged generation does not restart its clock", () => {
