@@ -207,6 +207,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
       },
       onStep: metrics.step,
       onQuorumLost: metrics.quorumLost,
+      onReaction: metrics.clusterReaction,
       healthIntervalMs: flags.healthIntervalSeconds * 1000,
       replaceAfterMs: flags.replaceAfterSeconds * 1000,
       watchNodes: !flags.ignoreNodes,

@@ -9,6 +9,7 @@ import { type KubeObject, objectKey } from "../k8s/objects.ts";
 import type { Logger } from "../observability/log.ts";
 import { backupKind } from "./backup/kind.ts";
 import { clusterKind } from "./cluster/kind.ts";
+import type { ReactionReport } from "./cluster/reaction.ts";
 import type { Failpoint } from "./failpoints.ts";
 import type { MemberAccess } from "./member_dialer.ts";
 import { peerKind } from "./peer/kind.ts";
@@ -41,6 +42,8 @@ export interface ManagerOptions {
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
   /** After each pass: whether the cluster's quorum (or every member's data) is lost. */
   readonly onQuorumLost?: (cluster: string, lost: boolean) => void;
+  /** How long after a spec change arrived each phase of a cluster's reaction came. */
+  readonly onReaction?: ReactionReport;
   /** How often a converged cluster's etcd health is probed (default 15 s). */
   readonly healthIntervalMs?: number;
   /** How long a member's pod may stay unschedulable before it is replaced (default 5 min). */

@@ -3,6 +3,7 @@ import type { KubeRequestObserver } from "../k8s/client.ts";
 import type { Registry } from "../observability/metrics.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RuntimeHooks } from "./runtime/mod.ts";
+import type { ReactionPhase } from "./cluster/reaction.ts";
 
 export interface OperatorMetrics {
   readonly hooks: RuntimeHooks;
@@ -10,6 +11,8 @@ export interface OperatorMetrics {
   readonly kubeRequest: KubeRequestObserver;
   /** One cluster step acted on; `seconds` is how long acting took. */
   step(step: string, outcome: "ok" | "failed", seconds: number): void;
+  /** How long after a spec change arrived its reaction reached `phase` (cluster/reaction.ts). */
+  clusterReaction(phase: ReactionPhase, seconds: number): void;
   /** One call to an etcd member: `method` like "memberList", `outcome` like "ok" or "timeout". */
   etcdCall(method: string, outcome: string, seconds: number): void;
   /** How many etcd clients the operator holds open right now. */
@@ -24,6 +27,24 @@ export interface OperatorMetrics {
 const kubeBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Steps range from one API write to an etcd membership change waiting on a slow member. */
 const stepBounds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** A spec change is acknowledged in tens of milliseconds; the tail is queueing and slow etcd. */
+const reactionBounds = [
+  0.005,
+  0.01,
+  0.02,
+  0.03,
+  0.05,
+  0.075,
+  0.1,
+  0.15,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
 /** etcd answers in milliseconds when healthy; the tail shows timeouts against lost members. */
 const etcdBounds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -37,6 +58,7 @@ export function operatorMetrics(registry: Registry, log: Logger): OperatorMetric
     hooks: runtimeMetrics(registry, log, [quorumLost]),
     kubeRequest: kubeRequestMetrics(registry),
     ...stepMetrics(registry),
+    ...reactionMetrics(registry),
     ...etcdMetrics(registry),
     quorumLost: (cluster, lost) =>
       quorumLost.set({ kind: "EtcdCluster", name: cluster }, lost ? 1 : 0),
@@ -149,6 +171,17 @@ function stepMetrics(registry: Registry): Pick<OperatorMetrics, "step"> {
       if (Number.isFinite(seconds)) durations.observe({ step, outcome }, seconds);
     },
   };
+}
+
+function reactionMetrics(registry: Registry): Pick<OperatorMetrics, "clusterReaction"> {
+  const durations = registry.histogram(
+    "etcd_operator_cluster_reaction_seconds",
+    "Time from the watch event carrying an EtcdCluster's new generation to each phase of the " +
+      "reaction: started (the pass began), observed (etcd answered), writing (the status " +
+      "write acknowledging it was sent) and acknowledged (the API server took that write).",
+    reactionBounds,
+  );
+  return { clusterReaction: (phase, seconds) => durations.observe({ phase }, seconds) };
 }
 
 function etcdMetrics(

@@ -6,7 +6,9 @@
 // Settings (defaults are the issue's full lengths): BENCH_SCENARIOS="scale,soak,crashloop",
 // BENCH_CLUSTERS="10,30,100", BENCH_IDLE_SECONDS=120, BENCH_CHANGES=20, BENCH_SOAK_CLUSTERS=30,
 // BENCH_SOAK_MINUTES=30, BENCH_CRASHLOOP_MINUTES=10, BENCH_CRASHLOOP_REPLICAS=3, BENCH_BATCH=10,
-// BENCH_WARMUP_SECONDS=60 (the operator's age before any window starts).
+// BENCH_WARMUP_SECONDS=60 (the operator's age before any window starts), BENCH_MEMBER_ACCESS=auto
+// (the operator's --member-access: auto starts in a namespace with no pod to probe, so it
+// port-forwards through the API server; direct dials pod IPs, as in a pod or on this host).
 import { join } from "node:path";
 import { files, repoDir } from "../tests/env/config.ts";
 import type { EnvironmentInfo } from "../tests/env/main.ts";
@@ -21,6 +23,13 @@ import {
   waitReady,
 } from "./load/process.ts";
 import { combine, measureReaction, type ReactionResult, spread } from "./load/reaction.ts";
+import {
+  histogramDelta,
+  histogramQuantile,
+  type ReactionHistograms,
+  reactionPhases,
+  scrapeReaction,
+} from "./load/breakdown.ts";
 import { cell, growth, markdownTable, median, mib, percentile } from "./load/report.ts";
 
 type Scenario = "scale" | "soak" | "crashloop";
@@ -56,6 +65,7 @@ const settings = {
   crashloopReplicas: numberSetting("BENCH_CRASHLOOP_REPLICAS", 3),
   batch: numberSetting("BENCH_BATCH", 10),
   warmupSeconds: numberSetting("BENCH_WARMUP_SECONDS", 60),
+  memberAccess: Deno.env.get("BENCH_MEMBER_ACCESS") ?? "auto",
 };
 if (settings.clusterCounts.some((count) => !(count > 0))) {
   throw new Error(`BENCH_CLUSTERS=${Deno.env.get("BENCH_CLUSTERS")}: expected e.g. "10,30,100"`);
@@ -178,6 +188,7 @@ async function withBench<T>(
       namespace,
       kubeconfig: run.info.operatorKubeconfig,
       logPath,
+      memberAccess: settings.memberAccess,
     });
     cleanup.defer(() => operator.stop());
     progress(`${scenario}: operator pid ${operator.pid} on namespace ${namespace}, log ${logPath}`);
@@ -208,7 +219,7 @@ async function warmedUp(bench: Bench): Promise<void> {
 async function capped(api: Api, wanted: number, membersEach: number, what: string, reserve = 0) {
   const capacity = await nodeCapacity(api, memberRequests);
   const fits = Math.max(0, Math.floor((capacity.fits - reserve) / membersEach));
-  const note = `node ${capacity.node} holds ${capacity.fits} more members ` +
+  const note = `nodes ${capacity.node} hold ${capacity.fits} more members ` +
     `(by pods ${capacity.byPods}, by memory ${capacity.byMemory}, by CPU ${capacity.byCpu}; ` +
     `each member requests ${memberRequests.cpuMillis}m CPU, ` +
     `${mib(memberRequests.memoryBytes)} MiB)` +
@@ -248,13 +259,20 @@ interface ScaleRow {
   readonly clusters: number;
   readonly window: Window;
   readonly reaction: ReactionResult | undefined;
+  /** The operator's own timing of the same changes, by phase (bench/load/breakdown.ts). */
+  readonly phases: ReactionHistograms | undefined;
 }
 
 /**
  * Scales half the sample up, waits until they have settled, then scales them down again: two
  * timed changes per cluster, and the namespace is as before for the next, larger N.
  */
-async function reactionSample(bench: Bench, count: number): Promise<ReactionResult> {
+async function reactionSample(
+  bench: Bench,
+  count: number,
+): Promise<{ reaction: ReactionResult; phases: ReactionHistograms | undefined }> {
+  const scrape = () => scrapeReaction(bench.operator.metricsUrl).catch(() => undefined);
+  const before = await scrape();
   const names = spread(
     Array.from({ length: count }, (_, index) => `load-${index}`),
     Math.ceil(settings.changes / 2),
@@ -272,7 +290,21 @@ async function reactionSample(bench: Bench, count: number): Promise<ReactionResu
     );
     await settle(bench, count);
   }
-  return combine(results);
+  const after = await scrape();
+  const phases = before && after ? histogramDelta(before, after) : undefined;
+  await keepMetrics(bench, `${count}-clusters`);
+  return { reaction: combine(results), phases };
+}
+
+/** The operator's whole /metrics next to the log, for what the tables do not show. */
+async function keepMetrics(bench: Bench, label: string): Promise<void> {
+  try {
+    const response = await fetch(bench.operator.metricsUrl, { signal: AbortSignal.timeout(5_000) });
+    const path = bench.operator.logPath.replace(/\.log$/, `-${label}.metrics.txt`);
+    await Deno.writeTextFile(path, await response.text());
+  } catch (error) {
+    progress(`could not keep the operator's metrics: ${error}`);
+  }
 }
 
 async function idleWindow(bench: Bench, clusters: number): Promise<Window> {
@@ -290,21 +322,22 @@ async function scaleRows(bench: Bench, counts: readonly number[]): Promise<Scale
     clusters: 0,
     window: await idleWindow(bench, 0),
     reaction: undefined,
+    phases: undefined,
   }];
   let existing = 0;
   for (const count of counts) {
     await growTo(bench, existing, count, "load");
     existing = count;
     const window = await idleWindow(bench, count);
-    const reaction = await reactionSample(bench, count);
-    rows.push({ clusters: count, window, reaction });
+    const { reaction, phases } = await reactionSample(bench, count);
+    rows.push({ clusters: count, window, reaction, phases });
   }
   return rows;
 }
 
 function scaleTable(rows: readonly ScaleRow[]): string {
   const baseline = median(rows[0].window.rssSamples);
-  const body = rows.map(({ clusters, window, reaction }) => {
+  const body = rows.map(({ clusters, window, reaction, phases }) => {
     const rss = median(window.rssSamples);
     const perCluster = clusters ? (rss - baseline) / clusters : NaN;
     const latencies = reaction?.latenciesMs ?? [];
@@ -323,6 +356,7 @@ function scaleTable(rows: readonly ScaleRow[]): string {
       reaction
         ? `${latencies.length}${reaction.timedOut ? ` (+${reaction.timedOut} timed out)` : ""}`
         : "-",
+      ...reactionPhases.map((phase) => phaseCell(phases, phase)),
     ];
   });
   return markdownTable([
@@ -338,7 +372,16 @@ function scaleTable(rows: readonly ScaleRow[]): string {
     "reaction p50 (ms)",
     "reaction p99 (ms)",
     "changes",
+    ...reactionPhases.map((phase) => `operator: ${phase} p50/p99 (ms)`),
   ], body);
+}
+
+/** One phase's p50/p99 in ms, estimated from the histogram's buckets. */
+function phaseCell(phases: ReactionHistograms | undefined, phase: string): string {
+  const histogram = phases?.get(phase);
+  if (!histogram || histogram.count === 0) return "-";
+  const ms = (q: number) => cell(histogramQuantile(histogram, q) * 1000, 0);
+  return `${ms(0.5)}/${ms(0.99)} (n=${histogram.count})`;
 }
 
 async function scaleScenario(run: Run): Promise<string> {
@@ -361,7 +404,11 @@ async function scaleScenario(run: Run): Promise<string> {
       `Reaction: spec.replicas ${reactionReplicas.down} → ${reactionReplicas.up} on up to ` +
       `${Math.ceil(settings.changes / 2)} clusters, then back once settled (a membership step ` +
       "each way: no mutable field avoids one, see the comment on reactionReplicas), timed from " +
-      "sending the patch to the watch showing status.observedGeneration = metadata.generation.",
+      "sending the patch to the watch showing status.observedGeneration = metadata.generation. " +
+      "The operator: columns come from its etcd_operator_cluster_reaction_seconds histogram " +
+      "over the same changes, timed from the watch event that brought the new generation to " +
+      "the pass starting, etcd observed, the acknowledging status write sent, and that write " +
+      "answered (quantiles interpolated within buckets).",
     ].join("\n");
   });
 }

@@ -48,14 +48,19 @@ export async function observeCluster(
     if (local.ok && local.value.ok) listed = local;
   }
   const memberList = listed.ok ? listed.value : listed;
-  const alarmed = memberList.ok
-    ? await attempt(() => clients.cluster(endpoints, listAlarms))
-    : memberList;
-  const alarms = alarmed.ok ? alarmed.value : alarmed;
   const members = memberList.ok ? memberList.value.members : [];
-  const probes = await Promise.all(
-    members.map(async (member) => [member.ID, await probe(member, clients, options)] as const),
-  );
+  // The alarms and the members' probes do not depend on each other: asked together, an
+  // observation takes the slowest of them rather than their sum.
+  const [alarms, probes] = await Promise.all([
+    memberList.ok
+      ? attempt(() => clients.cluster(endpoints, listAlarms)).then((alarmed) =>
+        alarmed.ok ? alarmed.value : alarmed
+      )
+      : memberList,
+    Promise.all(
+      members.map(async (member) => [member.ID, await probe(member, clients, options)] as const),
+    ),
+  ]);
   return buildObservation({ memberList, alarms, probes: Object.fromEntries(probes) });
 }
 

@@ -15,10 +15,22 @@ export interface StoreReader<T extends KubeObject> {
   list(): readonly T[];
   keys(): readonly string[];
   readonly size: number;
+  /**
+   * When (monotonic ms, `performance.now()`) the cache first held the object's current
+   * `metadata.generation`: the arrival of the spec change a controller is to react to.
+   */
+  generationChangedAt?(key: string): number | undefined;
 }
 
 export class ObjectStore<T extends KubeObject> implements StoreReader<T> {
   readonly #objects = new Map<string, T>();
+  readonly #generationChangedAt = new Map<string, number>();
+
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
 
   get(key: string): T | undefined {
     return this.#objects.get(key);
@@ -36,18 +48,42 @@ export class ObjectStore<T extends KubeObject> implements StoreReader<T> {
     return this.#objects.size;
   }
 
+  generationChangedAt(key: string): number | undefined {
+    return this.#generationChangedAt.get(key);
+  }
+
   /** Applies one watch event and says what handlers should hear. */
   apply(type: "ADDED" | "MODIFIED" | "DELETED", object: T): WatcherEvent<T> {
-    return applyWatchEvent(this.#objects, type, object);
+    const key = objectKey(object);
+    const before = this.#objects.get(key);
+    const event = applyWatchEvent(this.#objects, type, object);
+    if (type === "DELETED") this.#generationChangedAt.delete(key);
+    else if (!sameGeneration(before, object)) this.#generationChangedAt.set(key, this.#now());
+    return event;
   }
 
   /** Replaces the contents with a fresh list; returns the events that bring handlers level. */
   replace(listed: readonly T[], announceUnchanged: boolean): readonly WatcherEvent<T>[] {
     const events = relistEvents(this.#objects, listed, announceUnchanged);
+    const before = new Map(this.#objects);
+    const changedAt = new Map(this.#generationChangedAt);
     this.#objects.clear();
-    for (const object of listed) this.#objects.set(objectKey(object), object);
+    this.#generationChangedAt.clear();
+    for (const object of listed) {
+      const key = objectKey(object);
+      this.#objects.set(key, object);
+      // A relist keeps the first arrival of a generation it already held.
+      const since = sameGeneration(before.get(key), object) ? changedAt.get(key) : undefined;
+      this.#generationChangedAt.set(key, since ?? this.#now());
+    }
     return events;
   }
+}
+
+/** The same object at the same generation: a status-only change must not move its arrival. */
+function sameGeneration(before: KubeObject | undefined, after: KubeObject): boolean {
+  return before !== undefined && before.metadata.uid === after.metadata.uid &&
+    before.metadata.generation === after.metadata.generation;
 }
 
 /**

@@ -1,6 +1,6 @@
 // The EtcdCluster actor: observe → plan → act (one membership step at most) → Events → status.
 import type { ActorContext, ActorSpec, Behavior } from "../runtime/mod.ts";
-import type { Member } from "../../etcd/observation.ts";
+import type { EtcdObservation, Member } from "../../etcd/observation.ts";
 import type { EtcdResult } from "../../etcd/errors.ts";
 import type { KubeClient } from "../../k8s/client.ts";
 import type { K8sResult } from "../../k8s/errors.ts";
@@ -68,6 +68,7 @@ import {
   ownedStatusFields,
 } from "./status.ts";
 import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
+import { type ReactionReport, ReactionTimes } from "./reaction.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { type StatusObject, writeStatusIfChanged } from "../status_writer.ts";
 
@@ -113,6 +114,8 @@ export interface ClusterActorDeps {
   readonly onStep?: (step: string, outcome: "ok" | "failed", seconds: number) => void;
   /** After each pass: whether the cluster's quorum (or every member's data) is lost. */
   readonly onQuorumLost?: (cluster: string, lost: boolean) => void;
+  /** How long after a spec change arrived each phase of the reaction came (reaction.ts). */
+  readonly onReaction?: ReactionReport;
   readonly random?: () => number;
 }
 
@@ -138,6 +141,9 @@ interface ClusterActorState {
   /** Its clients to the cluster's members, for the actor's whole life. */
   readonly etcd: EtcdAccess;
   retry: RetryState | undefined;
+  /** What etcd said on the last pass: enough to acknowledge a spec change, never to act on. */
+  lastEtcd: { readonly observation: EtcdObservation; readonly atMs: number } | undefined;
+  readonly reaction: ReactionTimes;
   warnedEvenAtGeneration: number | undefined;
   cancelNextPass: (() => void) | undefined;
   /**
@@ -173,6 +179,8 @@ class ClusterBehavior implements Behavior<ClusterMessage> {
     this.#state = {
       etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
       retry: undefined,
+      lastEtcd: undefined,
+      reaction: new ReactionTimes(deps.onReaction ?? (() => {})),
       warnedEvenAtGeneration: undefined,
       cancelNextPass: undefined,
       statusAhead: undefined,
@@ -188,7 +196,7 @@ class ClusterBehavior implements Behavior<ClusterMessage> {
       return;
     }
     warnEvenReplicas(cluster, this.deps, state);
-    const delay = await reconcile(cluster, this.deps, state);
+    const delay = await reconcile(cluster, this.deps, state, this.context.onMessage);
     // One pending pass at a time: wake-ups by watch events do not pile up timers.
     state.cancelNextPass?.();
     state.cancelNextPass = this.context.scheduleSelf({ kind: "reconcile" }, delay);
@@ -255,6 +263,7 @@ async function reconcile(
   cached: EtcdClusterObject,
   deps: ClusterActorDeps,
   state: ClusterActorState,
+  onMessage: ActorContext<ClusterMessage>["onMessage"],
 ): Promise<number> {
   const readFrom = cached.metadata.resourceVersion;
   // The cache shows the last write, or someone else's newer one: it is the truth again.
@@ -294,9 +303,164 @@ async function reconcile(
     const peerName = memberPeerName(name, { name: member.name, peerURL: member.peerURLs[0] ?? "" });
     return peerName === undefined ? undefined : endpointOf(peerName);
   };
-  const etcd = endpoints.length > 0
-    ? await state.etcd.observe(endpoints, memberEndpoint)
+  const generation = cluster.metadata.generation ?? 0;
+  state.reaction.passStarted(
+    generation,
+    cluster.status?.observedGeneration,
+    deps.stores.clusters.generationChangedAt?.(`${namespace}/${name}`),
+  );
+  const gathered = { cluster, peers, pods, claims, tls, secretText, deps };
+  const status = passStatus(cluster, readFrom, deps, state);
+  // A spec change is acknowledged (observedGeneration, and what will be done) from what etcd
+  // said on the last pass, before asking it again: whoever changed the spec sees the operator
+  // react without waiting for etcd. Only status is written from it; steps are planned below,
+  // from a fresh observation.
+  const known = knownEtcd(state, deps);
+  if (generation !== cluster.status?.observedGeneration && endpoints.length > 0 && known) {
+    await status.write(await planFrom(gathered, known), known);
+  }
+  const observed = endpoints.length > 0
+    ? await observeUnlessRespecified(
+      state.etcd.observe(endpoints, memberEndpoint),
+      onMessage,
+      () => deps.stores.clusters.get(`${namespace}/${name}`)?.metadata.generation !== generation,
+    )
     : undefined;
+  if (observed === "respecified") {
+    // The next pass (its message is waiting) acknowledges the new spec and plans for it.
+    log.debug("spec changed while etcd was observed: planning for the new one");
+    status.passEnded();
+    return requeueMs.waiting;
+  }
+  const etcd = observed;
+  if (etcd) state.lastEtcd = { observation: etcd, atMs: Date.now() };
+  state.reaction.reached("observed");
+  const view = await planFrom(gathered, etcd);
+  const { pass, steps } = view;
+  const context: ActContext = {
+    cluster,
+    deps,
+    endpoints,
+    memberEndpoint,
+    etcd: state.etcd,
+    tls,
+    secretText,
+  };
+  // Without a recent observation to acknowledge from, the acknowledgement comes now, before the
+  // first step runs.
+  if (generation !== status.acknowledged() && steps.some((s) => s.kind !== "wait")) {
+    await status.write(view, etcd);
+  }
+  const delay = pass.kind === "cluster"
+    ? await actOn(steps, context, state, log)
+    : await actOnTLS(pass, context, state, log);
+  await status.write(view, etcd, certificatesActivity(pass));
+  status.passEnded();
+  const available = status.current().conditions?.find((condition) =>
+    condition.type === "Available"
+  );
+  deps.onQuorumLost?.(
+    `${namespace}/${name}`,
+    available?.reason === "QuorumLost" || available?.reason === "DataLost",
+  );
+  return delay;
+}
+
+/**
+ * A pass's status writes: each compared with the status as the previous one left it, and the
+ * last one remembered (statusAhead) until the cache catches up with it.
+ */
+function passStatus(
+  cluster: EtcdClusterObject,
+  readFrom: string | undefined,
+  deps: ClusterActorDeps,
+  state: ClusterActorState,
+) {
+  let written: StatusRecord = cluster.status ?? {};
+  const older = new Set(state.statusAhead?.older ?? []);
+  older.add(readFrom);
+  let lastWrite = state.statusAhead?.written;
+  const onWritten = (resourceVersion: string) => {
+    if (lastWrite !== undefined) older.add(lastWrite);
+    lastWrite = resourceVersion;
+  };
+  return {
+    /** The generation the status acknowledges now. */
+    acknowledged: () => written.observedGeneration,
+    /** The status as the pass last left it. */
+    current: () => written,
+    async write(view: PassView, etcd: EtcdObservation | undefined, certificates?: string) {
+      state.reaction.reached("writing");
+      written = await writeStatus(
+        cluster,
+        written,
+        deps,
+        view.seen,
+        view.steps,
+        etcd?.clusterVersion,
+        onWritten,
+        view.tlsSeen,
+        certificates,
+      );
+      state.reaction.written(written.observedGeneration);
+    },
+    passEnded() {
+      if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
+        state.statusAhead = { status: written, written: lastWrite, older };
+      }
+    },
+  };
+}
+
+/**
+ * etcd's answer, unless the spec changes before it comes: a plan for the old spec would only
+ * keep the new one waiting (behind a slow member's timeout, say). Nothing has been acted on
+ * yet, so dropping the pass is safe; the abandoned calls end within their deadline.
+ */
+async function observeUnlessRespecified(
+  observation: Promise<EtcdObservation>,
+  onMessage: ActorContext<ClusterMessage>["onMessage"],
+  respecified: () => boolean,
+): Promise<EtcdObservation | "respecified"> {
+  let stopListening = () => {};
+  const news = new Promise<"respecified">((resolve) => {
+    stopListening = onMessage(() => {
+      if (respecified()) resolve("respecified");
+    });
+  });
+  try {
+    return await Promise.race([observation, news]);
+  } finally {
+    stopListening();
+  }
+}
+
+/** What a pass reads besides etcd: the caches, the cluster's TLS settings and Secrets. */
+interface Gathered {
+  readonly cluster: EtcdClusterObject;
+  readonly peers: readonly EtcdPeerObject[];
+  readonly pods: readonly PodObject[];
+  readonly claims: readonly PersistentVolumeClaimObject[];
+  readonly tls: ResolvedTLS;
+  readonly secretText: (secretName: string) => SecretContentView | undefined;
+  readonly deps: ClusterActorDeps;
+}
+
+/** A pass's plan: the observation it was made from, the cluster's steps and the TLS part. */
+interface PassView {
+  readonly seen: ReturnType<typeof clusterObservation>;
+  readonly tlsSeen: TLSObservation | undefined;
+  readonly pass: PassPlan;
+  /** The cluster's own steps, which the conditions describe whatever the certificates do. */
+  readonly steps: readonly ClusterStep[];
+}
+
+/** Plans from the caches and `etcd` (pure apart from reading the stores and the clock). */
+async function planFrom(
+  { cluster, peers, pods, claims, tls, secretText, deps }: Gathered,
+  etcd: EtcdObservation | undefined,
+): Promise<PassView> {
+  const { namespace, name } = cluster.metadata;
   const budget = deps.stores.disruptionBudgets.get(`${namespace}/${name}`);
   const recoveryRestoreName = restoreOfRecord(
     cluster.metadata.annotations?.[quorumRecoveryAnnotation],
@@ -331,68 +495,20 @@ async function reconcile(
       members: tlsMembers(seen, clusterSteps, (peerName) => runningDigest(pods, peerName)),
       secret: secretText,
     });
-  const pass = tlsSeen
+  const pass: PassPlan = tlsSeen
     ? planPass(seen, clusterSteps, planTLS(tlsSeen), userProvidedProblems(tlsSeen))
-    : { kind: "cluster" as const, steps: clusterSteps };
-  // Conditions describe the cluster's own steps, whatever the certificates do meanwhile.
-  const steps = pass.kind === "cluster" ? pass.steps : clusterSteps;
-  const context: ActContext = {
-    cluster,
-    deps,
-    endpoints,
-    memberEndpoint,
-    etcd: state.etcd,
-    tls,
-    secretText,
-  };
-  let written: StatusRecord = cluster.status ?? {};
-  const older = new Set(state.statusAhead?.older ?? []);
-  older.add(readFrom);
-  let lastWrite = state.statusAhead?.written;
-  const onWritten = (resourceVersion: string) => {
-    if (lastWrite !== undefined) older.add(lastWrite);
-    lastWrite = resourceVersion;
-  };
-  // A spec change is acknowledged (observedGeneration, and what will be done) before its first
-  // step runs, so whoever changed it sees the operator react without waiting for etcd.
-  const generation = cluster.metadata.generation ?? 0;
-  if (generation !== cluster.status?.observedGeneration && steps.some((s) => s.kind !== "wait")) {
-    written = await writeStatus(
-      cluster,
-      written,
-      deps,
-      seen,
-      steps,
-      etcd?.clusterVersion,
-      onWritten,
-      tlsSeen,
-    );
-  }
-  const delay = pass.kind === "cluster"
-    ? await actOn(steps, context, state, log)
-    : await actOnTLS(pass, context, state, log);
-  written = await writeStatus(
-    cluster,
-    written,
-    deps,
-    seen,
-    steps,
-    etcd?.clusterVersion,
-    onWritten,
-    tlsSeen,
-    certificatesActivity(pass),
-  );
-  if (lastWrite !== undefined && lastWrite !== state.statusAhead?.written) {
-    state.statusAhead = { status: written, written: lastWrite, older };
-  }
-  const available = (written.conditions as readonly ClusterCondition[] | undefined)?.find((
-    condition,
-  ) => condition.type === "Available");
-  deps.onQuorumLost?.(
-    `${namespace}/${name}`,
-    available?.reason === "QuorumLost" || available?.reason === "DataLost",
-  );
-  return delay;
+    : { kind: "cluster", steps: clusterSteps };
+  return { seen, tlsSeen, pass, steps: pass.kind === "cluster" ? pass.steps : clusterSteps };
+}
+
+/**
+ * The last pass's observation of etcd, while it is recent enough to describe the cluster in a
+ * status: two health intervals, beyond which passes have stalled and it tells little.
+ */
+function knownEtcd(state: ClusterActorState, deps: ClusterActorDeps): EtcdObservation | undefined {
+  const maxAgeMs = 2 * (deps.healthIntervalMs ?? defaultHealthIntervalMs);
+  const known = state.lastEtcd;
+  return known && Date.now() - known.atMs <= maxAgeMs ? known.observation : undefined;
 }
 
 /** Acts on the planned steps up to the first wait, failure or disruptive step; returns the requeue delay. */

@@ -25,6 +25,11 @@ export interface ActorContext<M> {
   self(message: M): boolean;
   /** Sends `message` to ourselves after `delayMs` (e.g. requeue after backoff); cleared on stop. */
   scheduleSelf(message: M, delayMs: number): Cancel;
+  /**
+   * Calls `listener` each time a message arrives, until cancelled or the incarnation ends: a
+   * handler waiting on something slow can learn that newer news makes its wait pointless.
+   */
+  onMessage(listener: () => void): Cancel;
 }
 
 export type TerminateReason =
@@ -73,6 +78,7 @@ class Incarnation<M> {
   context!: ActorContext<M>;
   done: Promise<void> = Promise.resolve();
   readonly #timers = new Set<TimerId>();
+  readonly #messageListeners = new Set<() => void>();
 
   constructor(readonly clock: Clock) {}
 
@@ -88,10 +94,30 @@ class Incarnation<M> {
     };
   }
 
+  listen(listener: () => void): Cancel {
+    if (this.retired) return noop;
+    // A wrapper per registration, so one listener registered twice is cancelled once each.
+    const registered = () => listener();
+    this.#messageListeners.add(registered);
+    return () => void this.#messageListeners.delete(registered);
+  }
+
+  /** Tells the listeners a message arrived; a failing listener must not fail the sender. */
+  messageArrived(): void {
+    for (const listener of [...this.#messageListeners]) {
+      try {
+        listener();
+      } catch {
+        // The sender is a watch handler or a timer: it has no one to report to.
+      }
+    }
+  }
+
   retire(): void {
     this.retired = true;
     for (const timerId of this.#timers) this.clock.clearTimeout(timerId);
     this.#timers.clear();
+    this.#messageListeners.clear();
   }
 }
 
@@ -131,7 +157,10 @@ export class Actor<M> implements ActorRef<M>, SupervisedChild {
 
   send(message: M): boolean {
     const accepted = this.#mailbox.send(message);
-    if (accepted) this.#reportDepth();
+    if (accepted) {
+      this.#reportDepth();
+      this.#incarnation?.messageArrived();
+    }
     return accepted;
   }
 
@@ -265,6 +294,7 @@ export class Actor<M> implements ActorRef<M>, SupervisedChild {
       clock: this.#environment.clock,
       self: (message) => !incarnation.retired && this.send(message),
       scheduleSelf: (message, delayMs) => incarnation.schedule(delayMs, () => this.send(message)),
+      onMessage: (listener) => incarnation.listen(listener),
     };
   }
 }

@@ -41,22 +41,42 @@ export function quantity(text: string | undefined): number {
 }
 
 export interface Capacity {
+  /** The nodes counted, by name. */
   readonly node: string;
-  /** How many more members fit, and what limits each count. */
+  /** How many more members fit, and what limits each count (summed over the nodes). */
   readonly fits: number;
   readonly byPods: number;
   readonly byMemory: number;
   readonly byCpu: number;
 }
 
-/** Free room on the (single) node for members that each request `perMember`. */
+/**
+ * Free room for members that each request `perMember`, summed over the nodes (the local cluster
+ * has one or several; every node takes members, as all of them share this machine).
+ */
 export async function nodeCapacity(
   api: Api,
   perMember: { cpuMillis: number; memoryBytes: number },
 ): Promise<Capacity> {
   const nodes = await api.read<ObjectList<Node>>(paths.nodes);
-  if (nodes.items.length !== 1) throw new Error(`expected one node, found ${nodes.items.length}`);
-  const node = nodes.items[0];
+  if (nodes.items.length === 0) throw new Error("the cluster has no nodes");
+  const each = await Promise.all(nodes.items.map((node) => oneNode(api, node, perMember)));
+  const total = (field: "fits" | "byPods" | "byMemory" | "byCpu") =>
+    each.reduce((sum, capacity) => sum + capacity[field], 0);
+  return {
+    node: each.map((capacity) => capacity.node).join(", "),
+    fits: total("fits"),
+    byPods: total("byPods"),
+    byMemory: total("byMemory"),
+    byCpu: total("byCpu"),
+  };
+}
+
+async function oneNode(
+  api: Api,
+  node: Node,
+  perMember: { cpuMillis: number; memoryBytes: number },
+): Promise<Capacity> {
   const selector = encodeURIComponent(
     `spec.nodeName=${node.metadata.name},status.phase!=Succeeded,status.phase!=Failed`,
   );

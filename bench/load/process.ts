@@ -41,6 +41,8 @@ export function startOperator(options: {
   namespace: string;
   kubeconfig: string;
   logPath: string;
+  /** `--member-access`; auto decides at start-up, in a namespace with no pod to probe yet. */
+  memberAccess: string;
 }): RunningOperator {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -57,6 +59,8 @@ export function startOperator(options: {
       options.namespace,
       "--metrics-addr",
       `127.0.0.1:${port}`,
+      "--member-access",
+      options.memberAccess,
     ],
     env: { KUBECONFIG: options.kubeconfig },
     stdin: "null",

@@ -81,3 +81,31 @@ Deno.test("cluster-scoped objects are keyed by name alone", () => {
   store.apply("ADDED", { metadata: { name: "n1", resourceVersion: "1" } });
   assert.deepEqual(store.keys(), ["n1"]);
 });
+
+function cluster(resourceVersion: string, generation: number, uid = "uid-c"): KubeObject {
+  return {
+    apiVersion: "etcd.improbable.io/v1alpha1",
+    kind: "EtcdCluster",
+    metadata: { namespace: "ns", name: "c", uid, resourceVersion, generation },
+  };
+}
+
+Deno.test("the store remembers when each generation first arrived, not when status last changed", () => {
+  let now = 100;
+  const store = new ObjectStore<KubeObject>(() => now);
+  store.apply("ADDED", cluster("1", 1));
+  assert.equal(store.generationChangedAt("ns/c"), 100);
+  now = 200;
+  store.apply("MODIFIED", cluster("2", 1)); // a status write
+  assert.equal(store.generationChangedAt("ns/c"), 100);
+  now = 300;
+  store.apply("MODIFIED", cluster("3", 2)); // a spec change
+  assert.equal(store.generationChangedAt("ns/c"), 300);
+  now = 400;
+  store.replace([cluster("4", 2)], false); // a relist that finds the same generation
+  assert.equal(store.generationChangedAt("ns/c"), 300);
+  store.replace([cluster("5", 2, "uid-new")], false); // re-created under the name
+  assert.equal(store.generationChangedAt("ns/c"), 400);
+  store.apply("DELETED", cluster("6", 2, "uid-new"));
+  assert.equal(store.generationChangedAt("ns/c"), undefined);
+});

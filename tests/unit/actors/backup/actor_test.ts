@@ -124,6 +124,7 @@ function harness(
       return true;
     },
     scheduleSelf: () => () => {},
+    onMessage: () => () => {},
   };
   const behavior = backupActor(key, deps).init(context) as Behavior<BackupMessage>;
   const drain = async () => {

@@ -377,6 +377,7 @@ async function convergeWith(
     clock: systemClock,
     self: () => true,
     scheduleSelf: () => () => {},
+    onMessage: () => () => {},
   };
   const behavior = await actor.init(context);
   try {
@@ -614,4 +615,151 @@ Deno.test("cluster actor with TLS: a CA rotation goes through its three phases, 
   const status = world.stores.clusters.get(key)!.status?.tls as { caRotationPhase?: string };
   assert.equal(status.caRotationPhase, undefined);
   for (const text of messages) assert.doesNotMatch(text, /PRIVATE KEY|BEGIN/);
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn > 1_000) throw new Error("never happened");
+    await Promise.resolve();
+  }
+}
+
+/** An actor on `world` whose status writes, observations and steps land in `trace`, in order. */
+async function tracedActor(world: World, trace: string[]) {
+  const kube = {
+    ...world.kube,
+    mergePatch: (
+      resource: Resource,
+      target: { namespace?: string; name: string },
+      patch: { status?: { observedGeneration?: number } },
+      options: { subresource?: string } = {},
+    ) => {
+      if (options.subresource) {
+        trace.push(`status observedGeneration=${patch.status?.observedGeneration ?? "unchanged"}`);
+      }
+      return world.kube.mergePatch(resource, target, patch as never, options as never);
+    },
+  } as unknown as import("../../../../actors/cluster/actor.ts").ClusterKube;
+  /** While set, observations wait for it: a slow member. */
+  let slowEtcd: Promise<void> | undefined;
+  const etcd: EtcdAccess = {
+    ...world.etcd,
+    observe: async (endpoints, memberEndpoint) => {
+      trace.push("etcd observe");
+      await slowEtcd;
+      return await world.etcd.observe(endpoints, memberEndpoint);
+    },
+    addLearner: (endpoints, peerURL) => {
+      trace.push("etcd addLearner");
+      return world.etcd.addLearner(endpoints, peerURL);
+    },
+  };
+  const actor = clusterActor(key, {
+    kube,
+    etcdAccess: () => etcd,
+    stores: world.stores,
+    events: { record: () => {} },
+    memberAccess: directAccess("podIP"),
+    log: createLogger("error", {}, () => {}),
+  });
+  const context: ActorContext<ClusterMessage> = {
+    kind: "EtcdCluster",
+    name: key,
+    clock: systemClock,
+    self: () => true,
+    scheduleSelf: () => () => {},
+    onMessage: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  const listeners = new Set<() => void>();
+  const behavior = await actor.init(context);
+  return {
+    pass: () => behavior.handle({ kind: "reconcile" }, context),
+    /** A watch event reaches the actor's mailbox. */
+    notify: () => listeners.forEach((listener) => listener()),
+    /** Makes etcd slow to answer until the returned function is called. */
+    slow: () => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      slowEtcd = promise;
+      return () => {
+        slowEtcd = undefined;
+        resolve();
+      };
+    },
+  };
+}
+
+Deno.test("cluster actor: a spec change is acknowledged from the last pass's observation before etcd is asked again; its step waits for the fresh one", async () => {
+  const world = new World(1);
+  await converge(world, []);
+  const trace: string[] = [];
+  const actor = await tracedActor(world, trace);
+  await actor.pass(); // a periodic pass: it learns what etcd says
+  trace.length = 0;
+  world.scale(2);
+  await actor.pass();
+  assert.deepEqual(trace.slice(0, 3), [
+    "status observedGeneration=2",
+    "etcd observe",
+    "etcd addLearner",
+  ]);
+});
+
+Deno.test("cluster actor: with no observation of its own yet, a spec change is acknowledged after observing etcd and before the first step", async () => {
+  const world = new World(1);
+  await converge(world, []);
+  world.scale(2);
+  const trace: string[] = [];
+  const actor = await tracedActor(world, trace); // a restarted actor remembers nothing
+  await actor.pass();
+  assert.deepEqual(trace.slice(0, 3), [
+    "etcd observe",
+    "status observedGeneration=2",
+    "etcd addLearner",
+  ]);
+});
+
+Deno.test("cluster actor: a spec change while etcd is slow to answer a periodic pass ends that pass before any write or step; the next acts for the new spec", async () => {
+  const world = new World(1);
+  await converge(world, []);
+  const trace: string[] = [];
+  const actor = await tracedActor(world, trace);
+  await actor.pass();
+  trace.length = 0;
+  const answer = actor.slow();
+  const periodic = actor.pass();
+  await until(() => trace.includes("etcd observe"));
+  actor.notify(); // a pod event: the pass goes on waiting
+  world.scale(2);
+  actor.notify(); // the spec change: the pass is dropped
+  await periodic;
+  assert.deepEqual(trace, ["etcd observe"]);
+  answer();
+  await actor.pass();
+  assert.deepEqual(trace.slice(1, 4), [
+    "status observedGeneration=2",
+    "etcd observe",
+    "etcd addLearner",
+  ]);
+});
+
+Deno.test("cluster actor: other news during a slow observation does not drop the pass", async () => {
+  const world = new World(1);
+  await converge(world, []);
+  world.scale(2);
+  const trace: string[] = [];
+  const actor = await tracedActor(world, trace);
+  const answer = actor.slow();
+  const pass = actor.pass();
+  await until(() => trace.includes("etcd observe"));
+  actor.notify();
+  answer();
+  await pass;
+  assert.deepEqual(trace.slice(0, 3), [
+    "etcd observe",
+    "status observedGeneration=2",
+    "etcd addLearner",
+  ]);
 });

@@ -113,6 +113,7 @@ Deno.test("restore actor: a latest.db written by several backups is checked agai
     clock: systemClock,
     self: () => true,
     scheduleSelf: () => () => {},
+    onMessage: () => () => {},
   };
   const behavior = restoreActor("prod/from-latest", deps).init(context) as Behavior<RestoreMessage>;
 

@@ -70,6 +70,32 @@ Deno.test("an actor never handles two messages at once, even when handling await
   assert.deepEqual(seen, ["a", "b", "c", "d"]);
 });
 
+Deno.test("a handler learns of messages that arrive while it waits, until it stops listening", async () => {
+  const heard: string[] = [];
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
+  const actor = harness().spawn<string>({
+    kind: "Test",
+    name: "t",
+    init: (context) => ({
+      handle: async (message) => {
+        if (message !== "slow") return;
+        const stop = context.onMessage(() => void heard.push("news"));
+        await released;
+        stop();
+      },
+    }),
+  });
+  actor.send("slow");
+  await settle();
+  actor.send("a");
+  actor.send("b");
+  release();
+  await settle();
+  actor.send("c"); // after the handler stopped listening
+  await actor.stop({ drain: true });
+  assert.deepEqual(heard, ["news", "news"]);
+});
+
 Deno.test("a message scheduled for later arrives after its delay and not before", async () => {
   const clock = manualClock();
   const seen: string[] = [];

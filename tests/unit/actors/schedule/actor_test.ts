@@ -140,6 +140,7 @@ function harness(world: {
         cancelled = true;
       };
     },
+    onMessage: () => () => {},
   };
   const behavior = scheduleActor(key, deps).init(context) as Behavior<ScheduleMessage>;
   const reconcile = () => behavior.handle({ kind: "reconcile" }, context);
