@@ -36,7 +36,7 @@ import {
 import { currentVolumeState } from "../volume_check.ts";
 import { nodeState, podsToForceDelete } from "../node_health.ts";
 import { formatQuorumRecovery, type QuorumRecovery, restoreOfRecord } from "../recovery_record.ts";
-import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "./etcd_access.ts";
+import { connectedEtcdAccess, type EtcdAccess, type MemberEndpoint } from "../../etcd/access.ts";
 import {
   clientService,
   disruptionBudget,

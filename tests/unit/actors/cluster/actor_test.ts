@@ -3,7 +3,7 @@
 // requests it makes, in order. These complement the e2e tests; they do not replace them.
 import assert from "node:assert/strict";
 import { clusterActor, type ClusterMessage } from "../../../../actors/cluster/actor.ts";
-import type { Change, EtcdAccess } from "../../../../actors/cluster/etcd_access.ts";
+import type { Change, EtcdAccess } from "../../../../etcd/access.ts";
 import type { ActorContext } from "../../../../actors/runtime/actor.ts";
 import { systemClock } from "../../../../actors/runtime/clock.ts";
 import { memberPeerName, peerSelectorLabels } from "../../../../actors/member.ts";

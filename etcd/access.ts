@@ -1,12 +1,12 @@
-// What the cluster actor asks of etcd, as one narrow port: observe the cluster, change its
-// membership, and manage the clients behind it. The actor sees only this interface, so its fast
-// tests drive it against an in-memory cluster that records every call.
-import type { EtcdObservation, Member } from "../../etcd/observation.ts";
-import { observeCluster } from "../../etcd/health.ts";
-import type { ClientTLS, EtcdClient } from "../../etcd/client.ts";
-import { EtcdConnections, type Incarnations, type ServerNameOf } from "../../etcd/connections.ts";
-import { addLearner, moveLeader, promoteLearner, removeMember } from "../../etcd/members.ts";
-import { attempt, type EtcdResult } from "../../etcd/errors.ts";
+// What an actor asks of one etcd cluster, as one narrow port: observe it, change its membership,
+// and manage the clients behind it. The cluster actor sees only this interface, so its fast tests
+// drive it against an in-memory cluster that records every call.
+import type { EtcdObservation, Member } from "./observation.ts";
+import { observeCluster } from "./health.ts";
+import type { ClientTLS, EtcdClient } from "./client.ts";
+import { EtcdConnections, type Incarnations, type ServerNameOf } from "./connections.ts";
+import { addLearner, moveLeader, promoteLearner, removeMember } from "./members.ts";
+import { attempt, type EtcdResult } from "./errors.ts";
 
 export type MemberEndpoint = (member: Member) => string | undefined;
 
