@@ -8,7 +8,7 @@
 // BENCH_SOAK_MINUTES=30, BENCH_CRASHLOOP_MINUTES=10, BENCH_CRASHLOOP_REPLICAS=3, BENCH_BATCH=10,
 // BENCH_WARMUP_SECONDS=60 (the operator's age before any window starts).
 import { join } from "node:path";
-import { files, repoDir } from "../tests/env/config.ts";
+import { files, repoDir, versions } from "../tests/env/config.ts";
 import type { EnvironmentInfo } from "../tests/env/main.ts";
 import { nodeCapacity } from "./load/capacity.ts";
 import { createClusters, memberRequests, waitSettled } from "./load/clusters.ts";
@@ -79,6 +79,7 @@ const timeouts = {
   reactionMs: 60_000,
 };
 const sampleSeconds = { scale: 5, soak: 10, crashloop: 10 };
+const resultsDir = join(repoDir, "bench", "results");
 
 const started = performance.now();
 function progress(message: string): void {
@@ -172,7 +173,7 @@ async function withBench<T>(
   try {
     await run.api.create(paths.namespaces, { metadata: { name: namespace } });
     cleanup.defer(() => deleteNamespace(run.api, namespace));
-    const logPath = join(repoDir, "bench", "results", `operator_load-${run.stamp}-${scenario}.log`);
+    const logPath = join(resultsDir, `operator_load-${run.stamp}-${scenario}.log`);
     const operatorStarted = performance.now();
     const operator = startOperator({
       namespace,
@@ -208,7 +209,7 @@ async function warmedUp(bench: Bench): Promise<void> {
 async function capped(api: Api, wanted: number, membersEach: number, what: string, reserve = 0) {
   const capacity = await nodeCapacity(api, memberRequests);
   const fits = Math.max(0, Math.floor((capacity.fits - reserve) / membersEach));
-  const note = `node ${capacity.node} holds ${capacity.fits} more members ` +
+  const note = `nodes ${capacity.node} hold ${capacity.fits} more members ` +
     `(by pods ${capacity.byPods}, by memory ${capacity.byMemory}, by CPU ${capacity.byCpu}; ` +
     `each member requests ${memberRequests.cpuMillis}m CPU, ` +
     `${mib(memberRequests.memoryBytes)} MiB)` +
@@ -456,14 +457,59 @@ async function memberState(bench: Bench, peerName: string): Promise<MemberState>
   };
 }
 
+/** Pods of the bench's clusters, the victim's own included, come from one image set. */
+const toolsImage = `etcd-operator.local/etcdctl:${versions.ETCD_VERSION}`;
+
+/** The damage: bbolt's two meta pages (the first 8 KiB with 4 KiB pages) zeroed. */
+const zeroMetaPages = [
+  "set -e",
+  "cd /data/member/snap",
+  // A copy renamed over the file, so the running etcd keeps writing to the old one and its
+  // shutdown cannot undo the damage; -p keeps the owner and mode etcd expects.
+  "cp -p db db.damaged",
+  "dd if=/dev/zero of=db.damaged bs=4096 count=2 conv=notrunc",
+  "mv db.damaged db",
+].join(" && ");
+
 /**
- * The member loses its volume (NOTES.md: delete its PVC, which waits on the pod, then its pod).
- * Its ReplicaSet starts it again on a new, empty volume, where etcd exits with "member … has
- * already been bootstrapped", again and again: nothing in the operator repairs a lost volume.
+ * The member's database is damaged on its volume, as a torn write or a failing disk leaves it,
+ * and its pod restarted: etcd panics with "failed to open database: invalid database" at every
+ * start, and the kubelet backs off between restarts (CrashLoopBackOff), as an administrator sees
+ * it. The operator must leave this member alone: it replaces only members whose failure means
+ * their data is gone or disowned (actors/cluster/diagnose.ts, fatalStarts). A database that does
+ * not open may as well be a full, read-only or wrongly mounted volume whose data is intact, which
+ * only an administrator can tell apart, and a replacement would throw that data away; so it
+ * reports the member as not serving, with etcd's last words, and keeps observing it. (A lost
+ * volume, this scenario's fault before, is now replaced within a minute.)
  */
-async function loseVolume(bench: Bench, peerName: string): Promise<void> {
-  progress(`crashloop: deleting the volume of ${peerName}, then its pod`);
-  await bench.api.delete(paths.pvc(bench.namespace, peerName));
+async function damageDatabase(bench: Bench, peerName: string): Promise<void> {
+  progress(`crashloop: zeroing the meta pages of ${peerName}'s database, then restarting it`);
+  const helper = `${peerName}-damage`;
+  await bench.api.create(paths.pods(bench.namespace), {
+    metadata: { name: helper },
+    spec: {
+      restartPolicy: "Never",
+      containers: [{
+        name: "damage",
+        image: toolsImage,
+        imagePullPolicy: "IfNotPresent",
+        command: ["/bin/sh", "-c", zeroMetaPages],
+        volumeMounts: [{ name: "data", mountPath: "/data" }],
+      }],
+      // The member's volume is ReadWriteOnce: the scheduler puts this pod on the member's node.
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: peerName } }],
+    },
+  });
+  const helperPath = `${paths.pods(bench.namespace)}/${helper}`;
+  const deadline = Date.now() + timeouts.quietSeconds * 1000;
+  for (;;) {
+    const pod = await bench.api.read<{ status?: { phase?: string } }>(helperPath);
+    if (pod.status?.phase === "Succeeded") break;
+    if (pod.status?.phase === "Failed") throw new Error(`${helper} failed: see its log`);
+    if (Date.now() > deadline) throw new Error(`${helper} did not finish`);
+    await sleep(2_000);
+  }
+  await bench.api.delete(helperPath);
   const selector = encodeURIComponent(`etcd.improbable.io/peer-name=${peerName}`);
   const pods = await bench.api.read<{ items: Pod[] }>(
     `${paths.pods(bench.namespace)}?labelSelector=${selector}`,
@@ -501,7 +547,7 @@ async function crashloopScenario(run: Run): Promise<string> {
     });
     await settle(bench, 1);
     const victim = `crashloop-0-${replicas - 1}`;
-    await loseVolume(bench, victim);
+    await damageDatabase(bench, victim);
     await waitCrashLooping(bench, victim);
     await warmedUp(bench);
     const before = await memberState(bench, victim);
@@ -512,7 +558,10 @@ async function crashloopScenario(run: Run): Promise<string> {
       ticksPerSecond: bench.ticksPerSecond,
     });
     const after = await memberState(bench, victim);
+    const samplesPath = join(resultsDir, `operator_load-${run.stamp}-crashloop-samples.csv`);
+    await writeSamples(samplesPath, window, sampleSeconds.crashloop);
     const samples = window.rssSamples;
+    const heapUsed = window.heapSamples?.map((heap) => heap.used) ?? [];
     const table = markdownTable([
       "members",
       "minutes",
@@ -522,6 +571,9 @@ async function crashloopScenario(run: Run): Promise<string> {
       "RSS end (MiB)",
       "RSS max (MiB)",
       "RSS growth (MiB)",
+      "heap used start (MiB)",
+      "heap used end (MiB)",
+      "heap used growth (MiB)",
       "CPU (% of a core)",
       "API req/min",
       "writes/min",
@@ -535,21 +587,36 @@ async function crashloopScenario(run: Run): Promise<string> {
       cell(mib(samples[samples.length - 1])),
       cell(mib(Math.max(...samples))),
       cell(mib(growth(samples)), 2),
+      cell(mib(heapUsed[0])),
+      cell(mib(heapUsed[heapUsed.length - 1])),
+      cell(mib(growth(heapUsed)), 2),
       cell(window.cpuPercent, 2),
       cell(window.requests?.total),
       cell(window.requests?.writes),
       verbSummary(window.requests),
     ]]);
     return [
-      `## crashloop: one ${replicas}-member cluster, ${victim} crash-looping on a lost volume`,
+      `## crashloop: one ${replicas}-member cluster, ${victim} crash-looping on a damaged database`,
       "",
       table,
       "",
-      `RSS sampled every ${sampleSeconds.crashloop} s once the member has restarted and the ` +
-      `operator has run ${settings.warmupSeconds} s; growth = median of the last 10 % of ` +
-      "samples − median of the first 10 %.",
+      `RSS (VmRSS) and heap used (the operator's deno_heap_used_bytes) sampled every ` +
+      `${sampleSeconds.crashloop} s once the member has restarted and the operator has run ` +
+      `${settings.warmupSeconds} s; growth = median of the last 10 % of samples − median of the ` +
+      `first 10 %. Every sample: ${samplesPath.slice(repoDir.length + 1)}.`,
     ].join("\n");
   });
+}
+
+/** One line per sample, in bytes, for looking at the shape of a growth, not just its size. */
+async function writeSamples(path: string, window: Window, everySeconds: number): Promise<void> {
+  const lines = window.rssSamples.map((rss, index) => {
+    const heap = window.heapSamples?.[index];
+    return [index * everySeconds, rss, heap?.used ?? "", heap?.total ?? "", heap?.external ?? ""]
+      .join(",");
+  });
+  const header = "seconds,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes";
+  await Deno.writeTextFile(path, [header, ...lines, ""].join("\n"));
 }
 
 async function gitDescription(): Promise<string> {
@@ -572,7 +639,6 @@ async function main(): Promise<void> {
   using api = await Api.open(info.adminKubeconfig);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const run: Run = { info, api, stamp, ticksPerSecond: await clockTicksPerSecond() };
-  const resultsDir = join(repoDir, "bench", "results");
   await Deno.mkdir(resultsDir, { recursive: true });
   const resultsPath = join(resultsDir, `operator_load-${stamp}.md`);
   const header = [
