@@ -482,10 +482,11 @@ const zeroMetaPages = [
  * start, and the kubelet backs off between restarts (CrashLoopBackOff), as an administrator sees
  * it. The operator must leave this member alone: it replaces only members whose failure means
  * their data is gone or disowned (actors/cluster/diagnose.ts, fatalStarts). A database that does
- * not open may as well be a full, read-only or wrongly mounted volume whose data is intact, which
- * only an administrator can tell apart, and a replacement would throw that data away; so it
- * reports the member as not serving, with etcd's last words, and keeps observing it. (A lost
- * volume, this scenario's fault before, is now replaced within a minute.)
+ * not open points at the storage under it, which a replacement would reuse (a new volume of the
+ * same class, often the same node) while wiping the evidence; etcd itself leaves damaged data to
+ * an administrator (its CORRUPT alarm stops writes and repairs nothing). So the operator reports
+ * the member as not serving, with the entry etcd died on, and keeps observing it. (A lost volume,
+ * this scenario's fault before, is now replaced by the operator, so it no longer loops.)
  */
 async function damageDatabase(bench: Bench, peerName: string): Promise<void> {
   progress(`crashloop: zeroing the meta pages of ${peerName}'s database, then restarting it`);
