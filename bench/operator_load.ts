@@ -6,11 +6,14 @@
 // Settings (defaults are the issue's full lengths): BENCH_SCENARIOS="scale,soak,crashloop",
 // BENCH_CLUSTERS="10,30,100", BENCH_IDLE_SECONDS=120, BENCH_CHANGES=20, BENCH_SOAK_CLUSTERS=30,
 // BENCH_SOAK_MINUTES=30, BENCH_CRASHLOOP_MINUTES=10, BENCH_CRASHLOOP_REPLICAS=3, BENCH_BATCH=10,
+// BENCH_CRASHLOOP_SETTLE_SECONDS=300 (the operator's age before the crash loop's window starts),
+// BENCH_CRASHLOOP_CONTROL=1 (the same timeline with every member healthy, to tell growth the
+// crash loop causes from growth the operator shows anyway),
 // BENCH_WARMUP_SECONDS=60 (the operator's age before any window starts), BENCH_MEMBER_ACCESS=auto
 // (the operator's --member-access: auto starts in a namespace with no pod to probe, so it
 // port-forwards through the API server; direct dials pod IPs, as in a pod or on this host).
 import { join } from "node:path";
-import { files, repoDir } from "../tests/env/config.ts";
+import { files, repoDir, versions } from "../tests/env/config.ts";
 import type { EnvironmentInfo } from "../tests/env/main.ts";
 import { nodeCapacity } from "./load/capacity.ts";
 import { createClusters, memberRequests, waitSettled } from "./load/clusters.ts";
@@ -63,6 +66,8 @@ const settings = {
   soakMinutes: numberSetting("BENCH_SOAK_MINUTES", 30),
   crashloopMinutes: numberSetting("BENCH_CRASHLOOP_MINUTES", 10),
   crashloopReplicas: numberSetting("BENCH_CRASHLOOP_REPLICAS", 3),
+  crashloopSettleSeconds: numberSetting("BENCH_CRASHLOOP_SETTLE_SECONDS", 300),
+  crashloopControl: Deno.env.get("BENCH_CRASHLOOP_CONTROL") === "1",
   batch: numberSetting("BENCH_BATCH", 10),
   warmupSeconds: numberSetting("BENCH_WARMUP_SECONDS", 60),
   memberAccess: Deno.env.get("BENCH_MEMBER_ACCESS") ?? "auto",
@@ -89,6 +94,7 @@ const timeouts = {
   reactionMs: 60_000,
 };
 const sampleSeconds = { scale: 5, soak: 10, crashloop: 10 };
+const resultsDir = join(repoDir, "bench", "results");
 
 const started = performance.now();
 function progress(message: string): void {
@@ -182,7 +188,7 @@ async function withBench<T>(
   try {
     await run.api.create(paths.namespaces, { metadata: { name: namespace } });
     cleanup.defer(() => deleteNamespace(run.api, namespace));
-    const logPath = join(repoDir, "bench", "results", `operator_load-${run.stamp}-${scenario}.log`);
+    const logPath = join(resultsDir, `operator_load-${run.stamp}-${scenario}.log`);
     const operatorStarted = performance.now();
     const operator = startOperator({
       namespace,
@@ -201,12 +207,12 @@ async function withBench<T>(
 }
 
 /**
- * Waits until the operator has run BENCH_WARMUP_SECONDS: a just-started operator still holds
- * start-up garbage (here RSS fell by ~25 MiB some 30 s after /readyz), which would read as a
- * drop in the first window, or inflate a baseline.
+ * Waits until the operator has run BENCH_WARMUP_SECONDS (or `seconds`): a just-started operator
+ * still holds start-up garbage (here RSS fell by ~25 MiB some 30 s after /readyz), which would
+ * read as a drop in the first window, or inflate a baseline.
  */
-async function warmedUp(bench: Bench): Promise<void> {
-  const remainingMs = settings.warmupSeconds * 1000 - (performance.now() - bench.operatorStarted);
+async function warmedUp(bench: Bench, seconds = settings.warmupSeconds): Promise<void> {
+  const remainingMs = seconds * 1000 - (performance.now() - bench.operatorStarted);
   if (remainingMs <= 0) return;
   progress(`operator warm-up: ${(remainingMs / 1000).toFixed(0)} s more`);
   await sleep(remainingMs);
@@ -503,14 +509,60 @@ async function memberState(bench: Bench, peerName: string): Promise<MemberState>
   };
 }
 
+/** Pods of the bench's clusters, the victim's own included, come from one image set. */
+const toolsImage = `etcd-operator.local/etcdctl:${versions.ETCD_VERSION}`;
+
+/** The damage: bbolt's two meta pages (the first 8 KiB with 4 KiB pages) zeroed. */
+const zeroMetaPages = [
+  "set -e",
+  "cd /data/member/snap",
+  // A copy renamed over the file, so the running etcd keeps writing to the old one and its
+  // shutdown cannot undo the damage; -p keeps the owner and mode etcd expects.
+  "cp -p db db.damaged",
+  "dd if=/dev/zero of=db.damaged bs=4096 count=2 conv=notrunc",
+  "mv db.damaged db",
+].join(" && ");
+
 /**
- * The member loses its volume (NOTES.md: delete its PVC, which waits on the pod, then its pod).
- * Its ReplicaSet starts it again on a new, empty volume, where etcd exits with "member … has
- * already been bootstrapped", again and again: nothing in the operator repairs a lost volume.
+ * The member's database is damaged on its volume, as a torn write or a failing disk leaves it,
+ * and its pod restarted: etcd panics with "failed to open database: invalid database" at every
+ * start, and the kubelet backs off between restarts (CrashLoopBackOff), as an administrator sees
+ * it. The operator must leave this member alone: it replaces only members whose failure means
+ * their data is gone or disowned (actors/cluster/diagnose.ts, fatalStarts). A database that does
+ * not open points at the storage under it, which a replacement would reuse (a new volume of the
+ * same class, often the same node) while wiping the evidence; etcd itself leaves damaged data to
+ * an administrator (its CORRUPT alarm stops writes and repairs nothing). So the operator reports
+ * the member as not serving, with the entry etcd died on, and keeps observing it. (A lost volume,
+ * this scenario's fault before, is now replaced by the operator, so it no longer loops.)
  */
-async function loseVolume(bench: Bench, peerName: string): Promise<void> {
-  progress(`crashloop: deleting the volume of ${peerName}, then its pod`);
-  await bench.api.delete(paths.pvc(bench.namespace, peerName));
+async function damageDatabase(bench: Bench, peerName: string): Promise<void> {
+  progress(`crashloop: zeroing the meta pages of ${peerName}'s database, then restarting it`);
+  const helper = `${peerName}-damage`;
+  await bench.api.create(paths.pods(bench.namespace), {
+    metadata: { name: helper },
+    spec: {
+      restartPolicy: "Never",
+      containers: [{
+        name: "damage",
+        image: toolsImage,
+        imagePullPolicy: "IfNotPresent",
+        command: ["/bin/sh", "-c", zeroMetaPages],
+        volumeMounts: [{ name: "data", mountPath: "/data" }],
+      }],
+      // The member's volume is ReadWriteOnce: the scheduler puts this pod on the member's node.
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: peerName } }],
+    },
+  });
+  const helperPath = `${paths.pods(bench.namespace)}/${helper}`;
+  const deadline = Date.now() + timeouts.quietSeconds * 1000;
+  for (;;) {
+    const pod = await bench.api.read<{ status?: { phase?: string } }>(helperPath);
+    if (pod.status?.phase === "Succeeded") break;
+    if (pod.status?.phase === "Failed") throw new Error(`${helper} failed: see its log`);
+    if (Date.now() > deadline) throw new Error(`${helper} did not finish`);
+    await sleep(2_000);
+  }
+  await bench.api.delete(helperPath);
   const selector = encodeURIComponent(`etcd.improbable.io/peer-name=${peerName}`);
   const pods = await bench.api.read<{ items: Pod[] }>(
     `${paths.pods(bench.namespace)}?labelSelector=${selector}`,
@@ -548,18 +600,30 @@ async function crashloopScenario(run: Run): Promise<string> {
     });
     await settle(bench, 1);
     const victim = `crashloop-0-${replicas - 1}`;
-    await loseVolume(bench, victim);
-    await waitCrashLooping(bench, victim);
-    await warmedUp(bench);
+    if (!settings.crashloopControl) {
+      await damageDatabase(bench, victim);
+      await waitCrashLooping(bench, victim);
+    }
+    // After the start-up garbage is gone, RSS still climbs by ~20 MiB for three to four minutes
+    // while the heap stays flat (native memory first touched), then stays within 1 MiB, with or
+    // without a crash-looping member (BENCH_CRASHLOOP_CONTROL=1 shows it): measured from 60 s,
+    // that one-time climb read as the crash loop's growth.
+    await warmedUp(bench, Math.max(settings.warmupSeconds, settings.crashloopSettleSeconds));
     const before = await memberState(bench, victim);
-    progress(`crashloop: ${victim} is crash-looping; measuring ${settings.crashloopMinutes} min`);
+    const fault = settings.crashloopControl
+      ? "every member healthy (control)"
+      : `${victim} crash-looping on a damaged database`;
+    progress(`crashloop: ${fault}; measuring ${settings.crashloopMinutes} min`);
     const window = await measureWindow(bench.operator, {
       seconds: settings.crashloopMinutes * 60,
       sampleSeconds: sampleSeconds.crashloop,
       ticksPerSecond: bench.ticksPerSecond,
     });
     const after = await memberState(bench, victim);
+    const samplesPath = join(resultsDir, `operator_load-${run.stamp}-crashloop-samples.csv`);
+    await writeSamples(samplesPath, window, sampleSeconds.crashloop);
     const samples = window.rssSamples;
+    const heapUsed = window.heapSamples?.map((heap) => heap.used) ?? [];
     const table = markdownTable([
       "members",
       "minutes",
@@ -569,6 +633,9 @@ async function crashloopScenario(run: Run): Promise<string> {
       "RSS end (MiB)",
       "RSS max (MiB)",
       "RSS growth (MiB)",
+      "heap used start (MiB)",
+      "heap used end (MiB)",
+      "heap used growth (MiB)",
       "CPU (% of a core)",
       "API req/min",
       "writes/min",
@@ -577,26 +644,43 @@ async function crashloopScenario(run: Run): Promise<string> {
       String(replicas),
       cell(window.seconds / 60),
       String(after.restarts - before.restarts),
-      after.crashLooping ? "yes" : "no (repaired?)",
+      settings.crashloopControl ? "-" : after.crashLooping ? "yes" : "no (repaired?)",
       cell(mib(samples[0])),
       cell(mib(samples[samples.length - 1])),
       cell(mib(Math.max(...samples))),
       cell(mib(growth(samples)), 2),
+      cell(mib(heapUsed[0])),
+      cell(mib(heapUsed[heapUsed.length - 1])),
+      cell(mib(growth(heapUsed)), 2),
       cell(window.cpuPercent, 2),
       cell(window.requests?.total),
       cell(window.requests?.writes),
       verbSummary(window.requests),
     ]]);
     return [
-      `## crashloop: one ${replicas}-member cluster, ${victim} crash-looping on a lost volume`,
+      `## crashloop: one ${replicas}-member cluster, ${fault}`,
       "",
       table,
       "",
-      `RSS sampled every ${sampleSeconds.crashloop} s once the member has restarted and the ` +
-      `operator has run ${settings.warmupSeconds} s; growth = median of the last 10 % of ` +
-      "samples − median of the first 10 %.",
+      `RSS (VmRSS) and heap used (the operator's deno_heap_used_bytes) sampled every ` +
+      `${sampleSeconds.crashloop} s once the member has restarted and the operator has run ` +
+      `${
+        Math.max(settings.warmupSeconds, settings.crashloopSettleSeconds)
+      } s; growth = median of the last 10 % of samples − median of the ` +
+      `first 10 %. Every sample: ${samplesPath.slice(repoDir.length + 1)}.`,
     ].join("\n");
   });
+}
+
+/** One line per sample, in bytes, for looking at the shape of a growth, not just its size. */
+async function writeSamples(path: string, window: Window, everySeconds: number): Promise<void> {
+  const lines = window.rssSamples.map((rss, index) => {
+    const heap = window.heapSamples?.[index];
+    return [index * everySeconds, rss, heap?.used ?? "", heap?.total ?? "", heap?.external ?? ""]
+      .join(",");
+  });
+  const header = "seconds,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes";
+  await Deno.writeTextFile(path, [header, ...lines, ""].join("\n"));
 }
 
 async function gitDescription(): Promise<string> {
@@ -619,7 +703,6 @@ async function main(): Promise<void> {
   using api = await Api.open(info.adminKubeconfig);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const run: Run = { info, api, stamp, ticksPerSecond: await clockTicksPerSecond() };
-  const resultsDir = join(repoDir, "bench", "results");
   await Deno.mkdir(resultsDir, { recursive: true });
   const resultsPath = join(resultsDir, `operator_load-${stamp}.md`);
   const header = [

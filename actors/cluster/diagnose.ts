@@ -67,17 +67,38 @@ const fatalStarts: readonly { readonly pattern: RegExp; readonly meaning: string
   },
 ];
 
-/** The last log line worth quoting: etcd logs JSON, whose "msg" and "error" say it best. */
-function lastLine(log: string): string {
-  const lines = log.split("\n").map((line) => line.trim()).filter(Boolean);
-  const last = lines[lines.length - 1] ?? "";
+interface LogEntry {
+  readonly level?: unknown;
+  readonly msg?: unknown;
+  readonly error?: unknown;
+}
+
+function parseEntry(line: string): LogEntry | undefined {
   try {
-    const entry = JSON.parse(last) as { msg?: unknown; error?: unknown };
-    const parts = [entry.msg, entry.error].filter((part) => typeof part === "string");
-    if (parts.length > 0) return parts.join(": ");
+    const entry = JSON.parse(line) as unknown;
+    return typeof entry === "object" && entry !== null ? entry as LogEntry : undefined;
   } catch {
-    // Not JSON: quote the line as it is.
+    return undefined;
   }
+}
+
+/** etcd logs JSON, whose "msg" and "error" say it best. */
+function quoteEntry(entry: LogEntry | undefined): string | undefined {
+  const parts = [entry?.msg, entry?.error].filter((part) => typeof part === "string");
+  return parts.length > 0 ? parts.join(": ") : undefined;
+}
+
+/**
+ * The log line worth quoting: the entry etcd died on (level panic or fatal), else the last line.
+ * A panic ends the log with Go's stack trace, whose last line names a source file, not a cause.
+ */
+export function lastWords(log: string): string {
+  const lines = log.split("\n").map((line) => line.trim()).filter(Boolean);
+  const entries = lines.map(parseEntry);
+  const dying = entries.findLast((entry) => entry?.level === "panic" || entry?.level === "fatal");
+  const quoted = quoteEntry(dying) ?? quoteEntry(entries[entries.length - 1]);
+  if (quoted !== undefined) return quoted;
+  const last = lines[lines.length - 1] ?? "";
   return last.length > 300 ? `${last.slice(0, 300)}…` : last;
 }
 
@@ -117,7 +138,7 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
     if (fatal) {
       return {
         kind: "lost",
-        reason: `etcd cannot start: ${fatal} (${lastLine(etcd.lastExit.log)})`,
+        reason: `etcd cannot start: ${fatal} (${lastWords(etcd.lastExit.log)})`,
       };
     }
   }
@@ -137,7 +158,7 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
   }
   if (etcd && !etcd.running && etcd.lastExit) {
     const { exitCode, reason, log } = etcd.lastExit;
-    const line = lastLine(log);
+    const line = lastWords(log);
     return {
       kind: "impaired",
       reason: `etcd exited with code ${exitCode} (${reason || "Error"}), ${etcd.restarts} ` +

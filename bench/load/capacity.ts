@@ -1,4 +1,4 @@
-// How many more one-member etcd pods the node can take, by its allocatable pods, memory and CPU.
+// How many more one-member etcd pods the nodes can take, by their allocatable pods, memory and CPU.
 import { type Api, type ObjectList, paths } from "./kube.ts";
 
 interface ResourceList {
@@ -50,29 +50,9 @@ export interface Capacity {
   readonly byCpu: number;
 }
 
-/**
- * Free room for members that each request `perMember`, summed over the nodes (the local cluster
- * has one or several; every node takes members, as all of them share this machine).
- */
-export async function nodeCapacity(
-  api: Api,
-  perMember: { cpuMillis: number; memoryBytes: number },
-): Promise<Capacity> {
-  const nodes = await api.read<ObjectList<Node>>(paths.nodes);
-  if (nodes.items.length === 0) throw new Error("the cluster has no nodes");
-  const each = await Promise.all(nodes.items.map((node) => oneNode(api, node, perMember)));
-  const total = (field: "fits" | "byPods" | "byMemory" | "byCpu") =>
-    each.reduce((sum, capacity) => sum + capacity[field], 0);
-  return {
-    node: each.map((capacity) => capacity.node).join(", "),
-    fits: total("fits"),
-    byPods: total("byPods"),
-    byMemory: total("byMemory"),
-    byCpu: total("byCpu"),
-  };
-}
+const floor = (value: number) => Math.max(0, Math.floor(value));
 
-async function oneNode(
+async function oneNodeCapacity(
   api: Api,
   node: Node,
   perMember: { cpuMillis: number; memoryBytes: number },
@@ -88,12 +68,33 @@ async function oneNode(
   const byPods = quantity(allocatable.pods) - pods.items.length;
   const byMemory = (quantity(allocatable.memory) - requested("memory")) / perMember.memoryBytes;
   const byCpu = (quantity(allocatable.cpu) - requested("cpu")) / (perMember.cpuMillis / 1000);
-  const floor = (value: number) => Math.max(0, Math.floor(value));
   return {
     node: node.metadata.name,
     fits: floor(Math.min(byPods, byMemory, byCpu)),
     byPods: floor(byPods),
     byMemory: floor(byMemory),
     byCpu: floor(byCpu),
+  };
+}
+
+/**
+ * Free room for members that each request `perMember`, over every node: a member fits on one
+ * node, so each node's room is counted in whole members before they are added up.
+ */
+export async function nodeCapacity(
+  api: Api,
+  perMember: { cpuMillis: number; memoryBytes: number },
+): Promise<Capacity> {
+  const nodes = await api.read<ObjectList<Node>>(paths.nodes);
+  if (nodes.items.length === 0) throw new Error("the cluster has no nodes");
+  const each = await Promise.all(nodes.items.map((node) => oneNodeCapacity(api, node, perMember)));
+  const sum = (pick: (capacity: Capacity) => number) =>
+    each.reduce((total, capacity) => total + pick(capacity), 0);
+  return {
+    node: each.map((capacity) => capacity.node).join(", "),
+    fits: sum((capacity) => capacity.fits),
+    byPods: sum((capacity) => capacity.byPods),
+    byMemory: sum((capacity) => capacity.byMemory),
+    byCpu: sum((capacity) => capacity.byCpu),
   };
 }

@@ -1,9 +1,12 @@
-// One measurement window over the running operator: RSS samples, CPU time and API requests.
+// One measurement window over the running operator: RSS and heap samples, CPU time and API
+// requests.
 import {
+  type HeapSample,
   readCpuTicks,
   readRssBytes,
   type RequestCounts,
   type RunningOperator,
+  scrapeHeap,
   scrapeRequests,
 } from "./process.ts";
 
@@ -17,6 +20,12 @@ export interface Window {
   readonly seconds: number;
   /** VmRSS in bytes, oldest first, one per sampling interval. */
   readonly rssSamples: readonly number[];
+  /**
+   * The operator's heap, taken with each RSS sample: RSS that grows while the heap stays flat is
+   * native memory (or V8 settling), not JavaScript objects kept alive. Undefined when the operator
+   * does not export it.
+   */
+  readonly heapSamples: readonly HeapSample[] | undefined;
   /** CPU time over wall time, in percent of one core. */
   readonly cpuPercent: number;
   /** Per minute; undefined when the operator exports no request counter. */
@@ -46,7 +55,10 @@ function ratesPerMinute(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sleeps `seconds`, sampling RSS every `sampleSeconds`; the caller does nothing else meanwhile. */
+/**
+ * Sleeps `seconds`, sampling RSS and the heap every `sampleSeconds`; the caller does nothing else
+ * meanwhile.
+ */
 export async function measureWindow(
   operator: RunningOperator,
   options: { seconds: number; sampleSeconds: number; ticksPerSecond: number },
@@ -55,6 +67,8 @@ export async function measureWindow(
   const ticksBefore = readCpuTicks(operator.pid);
   const started = performance.now();
   const rssSamples = [readRssBytes(operator.pid)];
+  const firstHeap = await scrapeHeap(operator.metricsUrl);
+  const heapSamples = firstHeap ? [firstHeap] : undefined;
   const end = started + options.seconds * 1000;
   while (performance.now() < end) {
     // Sample on a fixed grid so a slow read does not stretch the interval.
@@ -62,6 +76,11 @@ export async function measureWindow(
     await sleep(Math.max(0, Math.min(next, end) - performance.now()));
     if (!operator.alive()) throw new Error(`the operator exited; see ${operator.logPath}`);
     rssSamples.push(readRssBytes(operator.pid));
+    if (heapSamples) {
+      const heap = await scrapeHeap(operator.metricsUrl);
+      if (!heap) throw new Error(`${operator.metricsUrl} stopped exporting the heap`);
+      heapSamples.push(heap);
+    }
   }
   const ticksAfter = readCpuTicks(operator.pid);
   const requestsAfter = await scrapeRequests(operator.metricsUrl);
@@ -69,6 +88,7 @@ export async function measureWindow(
   return {
     seconds,
     rssSamples,
+    heapSamples,
     cpuPercent: ((ticksAfter - ticksBefore) / options.ticksPerSecond / seconds) * 100,
     requests: ratesPerMinute(requestsBefore, requestsAfter, seconds),
   };

@@ -36,6 +36,15 @@ async function copyOutput(child: Deno.ChildProcess, logPath: string): Promise<vo
   }
 }
 
+/**
+ * BENCH_OPERATOR_INSPECT=<port>: the operator listens for a debugger there (heap snapshots of a
+ * growth while the bench runs; the e2e helper has E2E_OPERATOR_INSPECT for the same).
+ */
+function inspectFlag(): string[] {
+  const port = Number(Deno.env.get("BENCH_OPERATOR_INSPECT") ?? "");
+  return port > 0 ? [`--inspect=127.0.0.1:${port}`] : [];
+}
+
 /** `mod.ts run` as the operator's ServiceAccount, like the e2e helper, watching one namespace. */
 export function startOperator(options: {
   namespace: string;
@@ -53,6 +62,7 @@ export function startOperator(options: {
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      ...inspectFlag(),
       modTs,
       "run",
       "--namespace",
@@ -126,6 +136,35 @@ export async function clockTicksPerSecond(): Promise<number> {
   const ticks = Number(new TextDecoder().decode(output.stdout).trim());
   if (!output.success || !(ticks > 0)) throw new Error("getconf CLK_TCK failed");
   return ticks;
+}
+
+/** The operator's V8 heap as its /metrics exports it (observability/process.ts), in bytes. */
+export interface HeapSample {
+  readonly used: number;
+  readonly total: number;
+  /** Held outside the heap by JavaScript objects (ArrayBuffers). */
+  readonly external: number;
+}
+
+/** The value of an unlabelled series in a Prometheus text exposition. */
+export function gaugeValue(exposition: string, name: string): number | undefined {
+  const match = new RegExp(`^${name}\\s+(\\S+)`, "m").exec(exposition);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Undefined when the operator does not export its heap, so the report says "n/a". */
+export async function scrapeHeap(metricsUrl: string): Promise<HeapSample | undefined> {
+  const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`${metricsUrl}: ${response.status}`);
+  }
+  const text = await response.text();
+  const used = gaugeValue(text, "deno_heap_used_bytes");
+  const total = gaugeValue(text, "deno_heap_total_bytes");
+  const external = gaugeValue(text, "deno_external_memory_bytes");
+  if (used === undefined || total === undefined || external === undefined) return undefined;
+  return { used, total, external };
 }
 
 /** API requests by verb, summed over resources and codes. */
