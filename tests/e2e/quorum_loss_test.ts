@@ -242,31 +242,45 @@ async function backedUpCluster(namespace: string, flags: readonly string[]) {
     metadata: { name: "minio", namespace },
     stringData: { AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey },
   }));
-  await apply(JSON.stringify({
-    apiVersion: "etcd.improbable.io/v1alpha1",
-    kind: "EtcdBackup",
-    metadata: { name: "before-loss", namespace },
-    spec: {
-      source: { clusterURL: `http://${clusterName}-client.${namespace}.svc:2379` },
-      destination: {
-        // As the operator reaches MinIO; the restore pods reach the same address.
-        objectURLTemplate:
-          `s3://${s3.bucket}/${namespace}/before-loss.db?endpoint=${s3.endpoint}&region=${s3.region}`,
+  const takeBackup = async (name: string) => {
+    await apply(JSON.stringify({
+      apiVersion: "etcd.improbable.io/v1alpha1",
+      kind: "EtcdBackup",
+      metadata: { name, namespace },
+      spec: {
+        source: { clusterURL: `http://${clusterName}-client.${namespace}.svc:2379` },
+        destination: {
+          // As the operator reaches MinIO; the restore pods reach the same address.
+          objectURLTemplate:
+            `s3://${s3.bucket}/${namespace}/${name}.db?endpoint=${s3.endpoint}&region=${s3.region}`,
+        },
+        credentialsSecretRef: { name: "minio" },
       },
-      credentialsSecretRef: { name: "minio" },
-    },
-  }));
-  const backup = await eventually(
-    "the backup Completed",
-    () => getJson<Phased>(["etcdbackup", "-n", namespace, "before-loss"]),
-    (found) => found?.status?.phase === "Completed" || found?.status?.phase === "Failed",
-    120,
-  );
+    }));
+    return await eventually(
+      `backup ${name} finished`,
+      () =>
+        getJson<Phased & { status?: { conditions?: { reason?: string }[] } }>(
+          ["etcdbackup", "-n", namespace, name],
+        ),
+      (found) => found?.status?.phase === "Completed" || found?.status?.phase === "Failed",
+      120,
+    );
+  };
+  let backup = await takeBackup("before-loss");
+  // A backup that could not reach etcd is Failed for good, by design (a schedule takes the next
+  // one). Seen in CI as a first dial to a member that did not answer within 10 s: this test is
+  // about the recovery, so one more backup is taken, and the miss is printed.
+  if (backup?.status?.conditions?.some((condition) => condition.reason === "EtcdUnreachable")) {
+    console.log(`backup: before-loss could not reach etcd: ${JSON.stringify(backup.status)}`);
+    backup = await takeBackup("before-loss-again");
+  }
   assert.equal(backup?.status?.phase, "Completed", JSON.stringify(backup?.status));
   const after: string[] = [];
   for (let i = 0; i < 20; i++) {
     const key = `u-after-backup-${i}`;
-    assert.ok(await writeOnce(serviceIP, key), `write ${key}`);
+    // One try has a 2 s deadline; a write that lands in a snapshot's I/O burst may need another.
+    await eventually(`write ${key}`, () => writeOnce(serviceIP, key), (ok) => ok, 20, 500);
     after.push(key);
   }
   void operator;
