@@ -4,7 +4,7 @@ import { startManager } from "./actors/manager.ts";
 import { operatorMetrics } from "./actors/metrics.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { EventRecorder } from "./k8s/events.ts";
-import { contextNamespace, loadKubeConfig, upgradeTransport } from "./k8s/kubeconfig.ts";
+import { type ApiServerAccess, loadApiServerAccess, upgradeTransport } from "./k8s/kubeconfig.ts";
 import { LeaderElector } from "./k8s/lease.ts";
 import { createLogger, isLogLevel, type Logger } from "./observability/log.ts";
 import { Registry } from "./observability/metrics.ts";
@@ -159,20 +159,20 @@ async function runOperator(args: readonly string[]): Promise<number> {
     throw new Error(`--log-level ${flags.logLevel}: use debug, info, warn or error`);
   }
   const log = createLogger(flags.logLevel, { component: "etcd-operator" });
-  const kubeConfig = loadKubeConfig({ path: flags.kubeconfig });
+  const apiServer = await loadApiServerAccess({ path: flags.kubeconfig });
   const registry = new Registry();
   registerProcessMetrics(registry);
   const metrics = operatorMetrics(registry, log);
   observeEtcdCalls(metrics.etcdCall);
   observeOpenClients(metrics.etcdClients);
   // One client for everything (watches, writes, Events, the Lease), so every request is counted.
-  const kube = await KubeClient.fromKubeConfig(kubeConfig, { observer: metrics.kubeRequest });
+  const kube = await KubeClient.connect(apiServer, { observer: metrics.kubeRequest });
   const memberAccess = await startMemberAccess({
     flag: flags.memberAccess,
     inCluster: Deno.env.get("KUBERNETES_SERVICE_HOST") !== undefined,
     namespace: flags.namespace,
     kube,
-    transport: () => upgradeTransport(kubeConfig),
+    transport: () => upgradeTransport(apiServer),
     log,
     onForwardCounts: metrics.portForwards,
   });
@@ -219,7 +219,7 @@ async function runOperator(args: readonly string[]): Promise<number> {
     manager.synced.then(() => log.info("watches synced"));
   };
   const elector = flags.leaderElect
-    ? leaderElector(kube, kubeConfig, flags, log, startWork, () => exit(1))
+    ? leaderElector(kube, apiServer, flags, log, startWork, () => exit(1))
     : undefined;
   if (elector) elector.start();
   else startWork();
@@ -259,14 +259,14 @@ function eventSink(kube: KubeClient, log: Logger) {
 
 function leaderElector(
   kube: KubeClient,
-  kubeConfig: ReturnType<typeof loadKubeConfig>,
+  apiServer: ApiServerAccess,
   flags: RunFlags,
   log: Logger,
   onStartedLeading: () => void,
   onStoppedLeading: () => void,
 ): LeaderElector {
   const namespace = flags.leaderElectionNamespace ?? Deno.env.get("POD_NAMESPACE") ??
-    contextNamespace(kubeConfig) ?? "default";
+    apiServer.namespace ?? "default";
   return new LeaderElector(kube, {
     namespace,
     name: "etcd-operator",

@@ -7,7 +7,7 @@ import type { ReactionPhase } from "./cluster/reaction.ts";
 
 export interface OperatorMetrics {
   readonly hooks: RuntimeHooks;
-  /** Give to `KubeClient.fromKubeConfig`: counts and times every API-server request. */
+  /** Give to `KubeClient.connect`: counts and times every API-server request. */
   readonly kubeRequest: KubeRequestObserver;
   /** One cluster step acted on; `seconds` is how long acting took. */
   step(step: string, outcome: "ok" | "failed", seconds: number): void;

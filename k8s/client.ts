@@ -1,5 +1,4 @@
-// Typed API-server requests over Deno's fetch, authenticated by client-node's kubeconfig handling.
-import type { KubeConfig } from "@kubernetes/client-node";
+// Typed API-server requests over Deno's fetch, to the API server k8s/kubeconfig.ts found.
 import {
   classifyResponse,
   classifyThrown,
@@ -9,10 +8,10 @@ import {
   success,
 } from "./errors.ts";
 import {
-  contextNamespace,
+  type ApiServerAccess,
   createTransport,
   type KubeconfigSource,
-  loadKubeConfig,
+  loadApiServerAccess,
   type Transport,
 } from "./kubeconfig.ts";
 import type { KubeObject, ObjectList } from "./objects.ts";
@@ -206,12 +205,11 @@ export class KubeClient implements Disposable {
     this.#observer = options.observer;
   }
 
-  static async fromKubeConfig(
-    kubeConfig: KubeConfig,
+  static async connect(
+    access: ApiServerAccess,
     options: KubeClientOptions = {},
   ): Promise<KubeClient> {
-    const transport = await createTransport(kubeConfig);
-    return new KubeClient(transport, contextNamespace(kubeConfig), options);
+    return new KubeClient(await createTransport(access), access.namespace, options);
   }
 
   /** Loads `--kubeconfig`, `KUBECONFIG`, in-cluster or `~/.kube/config`, in that order. */
@@ -219,7 +217,7 @@ export class KubeClient implements Disposable {
     source: KubeconfigSource = {},
     options: KubeClientOptions = {},
   ): Promise<KubeClient> {
-    return await KubeClient.fromKubeConfig(loadKubeConfig(source), options);
+    return await KubeClient.connect(await loadApiServerAccess(source), options);
   }
 
   get server(): string {

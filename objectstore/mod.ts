@@ -1,8 +1,6 @@
 // The object-store facade: s3:// and gs:// transfers by location, for backups and restore pods.
 import type { CredentialsSource } from "./credentials.ts";
 import { failure, type ObjectResult } from "./errors.ts";
-import * as gcs from "./gcs.ts";
-import * as s3 from "./s3.ts";
 import type { Digest, ObjectDownload, ObjectMetadata } from "./streams.ts";
 import { formatObjectURL, type ObjectLocation } from "./url.ts";
 
@@ -35,6 +33,11 @@ export {
   type URLError,
 } from "./url.ts";
 
+// The SDKs are loaded on the first transfer to their store, not at start-up: together they hold
+// about 20 MiB of resident memory, which an operator that never backs up should not pay.
+const s3Store = () => import("./s3.ts");
+const gcsStore = () => import("./gcs.ts");
+
 export interface TransferOptions {
   /** `undefined`: whatever the SDK finds in the environment. Must match the location's store. */
   readonly credentials?: CredentialsSource;
@@ -53,7 +56,7 @@ export interface UploadOptions extends TransferOptions {
 }
 
 /** Streams `body` into the object; resolves with the size and sha256 of what was stored. */
-export function uploadObject(
+export async function uploadObject(
   location: ObjectLocation,
   body: ReadableStream<Uint8Array>,
   options: UploadOptions = {},
@@ -61,55 +64,55 @@ export function uploadObject(
   const { credentials } = options;
   if (location.kind === "s3") {
     if (credentials?.kind === "gcs") return mismatch(location, body);
-    return s3.upload(location, body, { ...options, credentials });
+    return (await s3Store()).upload(location, body, { ...options, credentials });
   }
   if (credentials?.kind === "s3") return mismatch(location, body);
-  return gcs.upload(location, body, { ...options, credentials });
+  return (await gcsStore()).upload(location, body, { ...options, credentials });
 }
 
 /** Opens the object for reading; fails before any byte if it does not exist. */
-export function downloadObject(
+export async function downloadObject(
   location: ObjectLocation,
   options: TransferOptions = {},
 ): Promise<ObjectResult<ObjectDownload>> {
   const { credentials } = options;
   if (location.kind === "s3") {
     if (credentials?.kind === "gcs") return mismatch(location);
-    return s3.download(location, { ...options, credentials });
+    return (await s3Store()).download(location, { ...options, credentials });
   }
   if (credentials?.kind === "s3") return mismatch(location);
-  return gcs.download(location, { ...options, credentials });
+  return (await gcsStore()).download(location, { ...options, credentials });
 }
 
 /** The object's size without reading it. */
-export function statObject(
+export async function statObject(
   location: ObjectLocation,
   options: TransferOptions = {},
 ): Promise<ObjectResult<{ readonly sizeBytes: number }>> {
   const { credentials } = options;
   if (location.kind === "s3") {
     if (credentials?.kind === "gcs") return mismatch(location);
-    return s3.stat(location, { ...options, credentials });
+    return (await s3Store()).stat(location, { ...options, credentials });
   }
   if (credentials?.kind === "s3") return mismatch(location);
-  return gcs.stat(location, { ...options, credentials });
+  return (await gcsStore()).stat(location, { ...options, credentials });
 }
 
 /**
  * Deletes the object; one that is already gone counts as deleted, so a repeated delete (after a
  * crash between it and whatever followed) succeeds.
  */
-export function deleteObject(
+export async function deleteObject(
   location: ObjectLocation,
   options: TransferOptions = {},
 ): Promise<ObjectResult<void>> {
   const { credentials } = options;
   if (location.kind === "s3") {
     if (credentials?.kind === "gcs") return mismatch(location);
-    return s3.remove(location, { ...options, credentials });
+    return (await s3Store()).remove(location, { ...options, credentials });
   }
   if (credentials?.kind === "s3") return mismatch(location);
-  return gcs.remove(location, { ...options, credentials });
+  return (await gcsStore()).remove(location, { ...options, credentials });
 }
 
 /** S3 keys for a gs:// URL or the reverse: a spec mistake, reported before any network call. */

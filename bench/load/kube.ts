@@ -1,5 +1,5 @@
 // The load bench's own API access as the admin: JSON requests and a watch, every call bounded.
-import { createTransport, loadKubeConfig, type Transport } from "../../k8s/kubeconfig.ts";
+import { createTransport, loadApiServerAccess, type Transport } from "../../k8s/kubeconfig.ts";
 
 export interface ObjectMeta {
   readonly name: string;
@@ -49,7 +49,7 @@ export class Api implements Disposable {
   private constructor(private readonly transport: Transport) {}
 
   static async open(kubeconfigPath: string): Promise<Api> {
-    return new Api(await createTransport(loadKubeConfig({ path: kubeconfigPath })));
+    return new Api(await createTransport(await loadApiServerAccess({ path: kubeconfigPath })));
   }
 
   /** The response body as JSON; undefined for 404, so "is it gone" needs no try/catch. */

@@ -1,7 +1,7 @@
 // The client tells its observer of every request: verb, resource plural, status and duration.
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, type KubeRequestRecord } from "../../../k8s/client.ts";
+import type { ApiServerAccess } from "../../../k8s/kubeconfig.ts";
 import type { KubeObject } from "../../../k8s/objects.ts";
 import { resources } from "../../../k8s/resources.ts";
 
@@ -30,16 +30,14 @@ function handle(request: Request): Response {
   return Response.json(pod, { status: request.method === "POST" ? 201 : 200 });
 }
 
-function kubeConfigFor(server: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    // client-node accepts plain http only with skipTLSVerify; there is no TLS to skip here.
-    clusters: [{ name: "test", server, skipTLSVerify: true }],
-    users: [{ name: "test" }],
-    contexts: [{ name: "test", cluster: "test", user: "test", namespace: "ns" }],
-    currentContext: "test",
-  });
-  return kubeConfig;
+function accessTo(server: string): ApiServerAccess {
+  return {
+    server,
+    namespace: "ns",
+    proxyUrl: undefined,
+    tls: () => Promise.resolve({}),
+    authHeaders: () => Promise.resolve(new Headers()),
+  };
 }
 
 async function withServer(
@@ -59,7 +57,7 @@ const summary = (records: readonly KubeRequestRecord[]) =>
 Deno.test("every request is reported once with its verb, resource plural and status", async () => {
   await withServer(async (server) => {
     const records: KubeRequestRecord[] = [];
-    using kube = await KubeClient.fromKubeConfig(kubeConfigFor(server), {
+    using kube = await KubeClient.connect(accessTo(server), {
       observer: (record) => void records.push(record),
     });
     const target = { namespace: "ns", name: "p" };
@@ -101,7 +99,7 @@ Deno.test("a request that gets no response is reported without a status", async 
   let server = "";
   await withServer((address) => Promise.resolve(void (server = address)));
   const records: KubeRequestRecord[] = [];
-  using kube = await KubeClient.fromKubeConfig(kubeConfigFor(server), {
+  using kube = await KubeClient.connect(accessTo(server), {
     observer: (record) => void records.push(record),
   });
   const result = await kube.get(resources.pods, { namespace: "ns", name: "p" });
@@ -114,7 +112,7 @@ Deno.test("a request that gets no response is reported without a status", async 
 Deno.test("a request refused before sending is not reported, and a throwing observer is harmless", async () => {
   await withServer(async (server) => {
     let reports = 0;
-    using kube = await KubeClient.fromKubeConfig(kubeConfigFor(server), {
+    using kube = await KubeClient.connect(accessTo(server), {
       observer: () => {
         reports++;
         throw new Error("broken metrics sink");
