@@ -80,11 +80,10 @@ export function startManager(options: ManagerOptions): Manager {
   startKind(supervisor, backupKind(options), feeds.open);
   startKind(supervisor, scheduleKind(options), feeds.open);
   startKind(supervisor, restoreKind(options), feeds.open);
-  // A pod that is gone (or replaced under its name) takes its port-forward listener with it.
+  // A pod that is gone (or replaced under its name) takes its port-forward listener with it, and
+  // a member pod's first IP settles an access that could not be decided at start.
   const pods = feeds.open(memberPods);
-  pods.addHandler((event) => {
-    if (event.type === "deleted") options.memberAccess.retain(pods.store.list());
-  });
+  pods.addHandler(() => options.memberAccess.retain(pods.store.list()));
   const all = feeds.list();
   for (const feed of all) feed.start();
   return {

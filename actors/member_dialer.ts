@@ -1,5 +1,5 @@
-// The effects behind member_access.ts: the one-time reachability probe, and turning a route into
-// a URL (for a port-forward, the loopback listener that k8s/portforward.ts keeps for the pod).
+// The effects behind member_access.ts: the reachability probe, and turning a route into a URL
+// (for a port-forward, the loopback listener that k8s/portforward.ts keeps for the pod).
 import type { KubeClient } from "../k8s/client.ts";
 import { type ForwardCounts, type ForwardTransport, PortForwarder } from "../k8s/portforward.ts";
 import { resources } from "../k8s/resources.ts";
@@ -20,12 +20,12 @@ import {
 import { clientPort, ownedSelector } from "./member.ts";
 import type { PodObject } from "./types.ts";
 
-/** What the actors hold: the mode decided at start and a way to dial a route. */
+/** What the actors hold: the mode (read on every use: it may be decided late) and a way to dial. */
 export interface MemberAccess {
   readonly mode: EndpointMode;
   /** The URL that reaches `route` now (for a forward: opens its listener on first use). */
   urlOf(route: MemberRoute): string;
-  /** The pods as they are now: forwards to pods that are gone close. */
+  /** The member pods as they are now, after any change: forwards to pods that are gone close. */
   retain(pods: readonly PodObject[]): void;
   close(): void;
 }
@@ -97,10 +97,14 @@ export interface ChooseOptions {
   readonly probeTimeoutMs?: number;
 }
 
-/** Decides the mode once, at start, probing one pod IP when the decision needs it. */
+/** Decides the mode at start, probing one pod IP when the decision needs it. */
 export async function chooseEndpointMode(
   options: ChooseOptions,
-): Promise<{ readonly mode: EndpointMode; readonly reason: string }> {
+): Promise<{
+  readonly mode: EndpointMode;
+  readonly reason: string;
+  readonly probed?: ProbeOutcome | "noTarget";
+}> {
   const first = decideAccess(options.facts);
   if (first.kind === "decided") return first;
   const target = probeTarget(await options.listPods());
@@ -108,8 +112,55 @@ export async function chooseEndpointMode(
     ((ip: string) => probeAddress(ip, clientPort, options.probeTimeoutMs ?? 2_000));
   const outcome = target === undefined ? "noTarget" : await probe(target);
   const second = decideAccess({ ...options.facts, probe: outcome });
-  if (second.kind === "decided") return second;
+  if (second.kind === "decided") return { ...second, probed: outcome };
   throw new Error("deciding member access after a probe asked for another probe");
+}
+
+/**
+ * Auto mode outside a pod when no pod had an IP to probe at start (an empty cluster, or a
+ * namespaced install before its first member): port-forward, which works from anywhere, until a
+ * member pod has an IP, then probe that IP once and keep what the probe says for the rest of the
+ * process. Deciding for ever at start sent every etcd call of a machine that routes pod IPs
+ * through the API server.
+ */
+export function provisionalAccess(
+  forwarded: MemberAccess,
+  probe: (ip: string) => Promise<ProbeOutcome>,
+  onDecided: (mode: EndpointMode, reason: string) => void,
+): MemberAccess & { readonly decided: Promise<EndpointMode> } {
+  let current: MemberAccess = forwarded;
+  let probing = false;
+  let settled = false;
+  const { promise: decided, resolve } = Promise.withResolvers<EndpointMode>();
+  const settle = (outcome: ProbeOutcome) => {
+    const decision = decideAccess({ flag: "auto", inCluster: false, probe: outcome });
+    const [mode, reason] = decision.kind === "decided"
+      ? [decision.mode, decision.reason]
+      : ["portForward" as const, "the probe decided nothing"];
+    settled = true;
+    if (mode === "podIP") {
+      current = directAccess();
+      forwarded.close();
+    }
+    onDecided(mode, reason);
+    resolve(mode);
+  };
+  return {
+    get mode() {
+      return current.mode;
+    },
+    urlOf: (route) => current.urlOf(route),
+    retain(pods) {
+      current.retain(pods);
+      if (settled || probing) return;
+      const target = probeTarget(pods);
+      if (target === undefined) return;
+      probing = true;
+      probe(target).then(settle, () => settle("noRoute")).finally(() => probing = false);
+    },
+    close: () => current.close(),
+    decided,
+  };
 }
 
 export interface StartAccessOptions {
@@ -126,7 +177,7 @@ export interface StartAccessOptions {
 
 /** Decides the mode once and builds the access the actors share for the process's life. */
 export async function startMemberAccess(options: StartAccessOptions): Promise<MemberAccess> {
-  const { mode, reason } = await chooseEndpointMode({
+  const { mode, reason, probed } = await chooseEndpointMode({
     facts: { flag: options.flag, inCluster: options.inCluster },
     listPods: () => podsToProbe(options.kube, options.namespace),
   });
@@ -137,7 +188,13 @@ export async function startMemberAccess(options: StartAccessOptions): Promise<Me
     log: (level, message, fields) => options.log[level](message, fields),
     onCounts: options.onForwardCounts,
   });
-  return forwardedAccess(forwarder);
+  const forwarded = forwardedAccess(forwarder);
+  if (probed !== "noTarget") return forwarded;
+  return provisionalAccess(
+    forwarded,
+    (ip) => probeAddress(ip, clientPort, 2_000),
+    (mode, reason) => options.log.info("member access decided", { mode, reason }),
+  );
 }
 
 /**

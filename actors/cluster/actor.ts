@@ -67,7 +67,7 @@ import {
   evenReplicasAdvice,
   ownedStatusFields,
 } from "./status.ts";
-import { afterFailure, heldBackMs, type RetryState } from "./retry.ts";
+import { afterFailure, heldBackMs, type RetryState, waitDelayMs } from "./retry.ts";
 import { type ReactionReport, ReactionTimes } from "./reaction.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { type StatusObject, writeStatusIfChanged } from "../status_writer.ts";
@@ -141,6 +141,8 @@ interface ClusterActorState {
   /** Its clients to the cluster's members, for the actor's whole life. */
   readonly etcd: EtcdAccess;
   retry: RetryState | undefined;
+  /** Passes in a row that ended in a wait, with nothing acted on: how soon to look again. */
+  consecutiveWaits: number;
   /** What etcd said on the last pass: enough to acknowledge a spec change, never to act on. */
   lastEtcd: { readonly observation: EtcdObservation; readonly atMs: number } | undefined;
   readonly reaction: ReactionTimes;
@@ -179,6 +181,7 @@ class ClusterBehavior implements Behavior<ClusterMessage> {
     this.#state = {
       etcd: deps.etcdAccess?.() ?? connectedEtcdAccess(callTimeoutMs),
       retry: undefined,
+      consecutiveWaits: 0,
       lastEtcd: undefined,
       reaction: new ReactionTimes(deps.onReaction ?? (() => {})),
       warnedEvenAtGeneration: undefined,
@@ -519,14 +522,18 @@ async function actOn(
   log: Logger,
 ): Promise<number> {
   const { deps, cluster } = context;
+  const healthIntervalMs = deps.healthIntervalMs ?? defaultHealthIntervalMs;
   if (steps.length === 0) {
     state.retry = undefined;
-    return deps.healthIntervalMs ?? defaultHealthIntervalMs;
+    state.consecutiveWaits = 0;
+    return healthIntervalMs;
   }
   let delay = requeueMs.waiting;
   for (const step of steps) {
     if (step.kind === "wait") {
-      log.debug("waiting", { reason: step.reason });
+      state.consecutiveWaits += 1;
+      delay = waitDelayMs(state.consecutiveWaits, healthIntervalMs);
+      log.debug("waiting", { reason: step.reason, nextLookMs: delay });
       break;
     }
     const heldBack = heldBackMs(state.retry, step, Date.now());
@@ -564,6 +571,7 @@ async function actOn(
     log.info("step done", { step: step.kind });
     deps.failpoint?.(`after:${step.kind}`);
     state.retry = undefined;
+    state.consecutiveWaits = 0;
     delay = requeueMs.afterStep;
     if (endsPass(step)) break;
   }

@@ -1,4 +1,5 @@
-// When a failed cluster step may be tried again: exponential backoff per step, whatever wakes the actor. Pure.
+// When a failed cluster step may be tried again (exponential backoff per step, whatever wakes the
+// actor), and how soon a pass that can only wait looks again. Pure.
 //
 // Watch events wake the actor at any moment (its own status write, a pod's restart), so the delay
 // it asked for is not enough: without this, a step that etcd refuses ("unhealthy cluster" after a
@@ -79,4 +80,20 @@ export function heldBackMs(
 ): number | undefined {
   if (!state || state.stepKey !== stepKey(step) || now >= state.notBefore) return undefined;
   return state.notBefore - now;
+}
+
+/**
+ * A pass that ends waiting looks again soon a few times: what it waits for inside etcd (a learner
+ * catching up, a leader elected) raises no watch event, and is usually over within seconds. A wait
+ * that outlasts those checks is for something outside (a member crash-looping, a node away, an
+ * administrator), whose changes do wake the actor; it is then probed with a doubling delay, up to
+ * the health interval, instead of every 3 s for as long as it lasts.
+ */
+export const waitBackoff = { quickChecks: 3, baseMs: 3_000 } as const;
+
+/** The delay after the `consecutiveWaits`-th pass in a row that ended in a wait (1 for the first). */
+export function waitDelayMs(consecutiveWaits: number, healthIntervalMs: number): number {
+  const doublings = Math.max(0, consecutiveWaits - waitBackoff.quickChecks);
+  const capMs = Math.max(waitBackoff.baseMs, healthIntervalMs);
+  return Math.min(capMs, waitBackoff.baseMs * 2 ** Math.min(doublings, 30));
 }

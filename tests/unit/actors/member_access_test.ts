@@ -13,8 +13,10 @@ import {
 import {
   chooseEndpointMode,
   directAccess,
+  type MemberAccess,
   memberClientEndpoint,
   probeAddress,
+  provisionalAccess,
 } from "../../../actors/member_dialer.ts";
 import type { PodObject } from "../../../actors/types.ts";
 
@@ -255,4 +257,60 @@ Deno.test("the probe tells a refusing loopback port (routed) from a listening on
   await accepted;
   listener.close();
   assert.equal(await probeAddress("127.0.0.1", port, 2_000), "refused");
+});
+
+function recordingForwards(): MemberAccess & { readonly retained: number[]; closed: boolean } {
+  const retained: number[] = [];
+  return {
+    mode: "portForward",
+    urlOf: (route) => route.kind === "url" ? route.url : `http://127.0.0.1:4${route.port}`,
+    retain: (pods) => void retained.push(pods.length),
+    close() {
+      this.closed = true;
+    },
+    retained,
+    closed: false,
+  };
+}
+
+Deno.test("auto mode with nothing to probe at start port-forwards, then dials pod IPs once a member's IP answers", async () => {
+  const forwards = recordingForwards();
+  const probed: string[] = [];
+  const decisions: string[] = [];
+  const access = provisionalAccess(forwards, (ip) => {
+    probed.push(ip);
+    return Promise.resolve("refused");
+  }, (mode, reason) => decisions.push(`${mode}: ${reason}`));
+  assert.equal(access.mode, "portForward");
+  access.retain([pod("c-0")]); // no IP yet: nothing to probe
+  assert.deepEqual(probed, []);
+  access.retain([pod("c-0", { ip: "10.0.0.10", peer: true })]);
+  access.retain([pod("c-0", { ip: "10.0.0.10", peer: true })]); // a probe is already running
+  assert.equal(await access.decided, "podIP");
+  assert.deepEqual(probed, ["10.0.0.10"]);
+  assert.equal(access.mode, "podIP");
+  assert.equal(forwards.closed, true, "the forwards' listeners are closed");
+  assert.deepEqual(decisions, ["podIP: a pod IP answered the probe (refused)"]);
+  const routed = memberClientEndpoint(access, "ns", "c", "c-0", [
+    pod("c-0", { ip: "10.0.0.10", peer: true }),
+  ]);
+  assert.equal(routed, "http://10.0.0.10:2379");
+  access.retain([pod("c-1", { ip: "10.0.0.11", peer: true })]);
+  assert.deepEqual(probed, ["10.0.0.10"], "decided once");
+});
+
+Deno.test("auto mode with nothing to probe at start keeps port-forwarding when the first member IP does not answer", async () => {
+  const forwards = recordingForwards();
+  let probes = 0;
+  const access = provisionalAccess(forwards, () => {
+    probes++;
+    return Promise.resolve("timedOut");
+  }, () => {});
+  access.retain([pod("c-0", { ip: "10.0.0.10", peer: true })]);
+  assert.equal(await access.decided, "portForward");
+  assert.equal(access.mode, "portForward");
+  assert.equal(forwards.closed, false);
+  access.retain([pod("c-1", { ip: "10.0.0.11", peer: true })]);
+  assert.equal(probes, 1);
+  assert.deepEqual(forwards.retained, [1, 1], "forwards still follow the pods");
 });

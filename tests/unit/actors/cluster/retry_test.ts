@@ -1,7 +1,12 @@
 // A failed cluster step waits out its backoff, however often the actor is woken meanwhile.
 import assert from "node:assert/strict";
 import type { ClusterStep } from "../../../../actors/cluster/plan.ts";
-import { afterFailure, heldBackMs, stepKey } from "../../../../actors/cluster/retry.ts";
+import {
+  afterFailure,
+  heldBackMs,
+  stepKey,
+  waitDelayMs,
+} from "../../../../actors/cluster/retry.ts";
 
 const add: ClusterStep = {
   kind: "addLearner",
@@ -57,4 +62,25 @@ Deno.test("step keys name the step and its target", () => {
     }),
     "createPeers:c-1",
   );
+});
+
+Deno.test("a wait is looked at again after 3 s three times, then doubling up to the health interval", () => {
+  const cases: [consecutiveWaits: number, healthIntervalMs: number, delayMs: number][] = [
+    [1, 15_000, 3_000],
+    [2, 15_000, 3_000],
+    [3, 15_000, 3_000],
+    [4, 15_000, 6_000],
+    [5, 15_000, 12_000],
+    [6, 15_000, 15_000],
+    [500, 15_000, 15_000],
+    [5, 60_000, 12_000],
+    [7, 60_000, 48_000],
+    [8, 60_000, 60_000],
+    // An interval shorter than the quick checks' delay does not make them quicker.
+    [1, 1_000, 3_000],
+    [9, 1_000, 3_000],
+  ];
+  for (const [waits, interval, expected] of cases) {
+    assert.equal(waitDelayMs(waits, interval), expected, `wait ${waits}, interval ${interval}`);
+  }
 });
