@@ -6,7 +6,11 @@ import type { KubeObject } from "../../../k8s/objects.ts";
 
 /** One Lease in memory with resourceVersion checks, like the API server's optimistic locking. */
 function fakeLeaseApi() {
-  const state: { lease?: Lease; revision: number; down: boolean } = { revision: 0, down: false };
+  const state: { lease?: Lease; revision: number; down: boolean; calls: Record<string, number> } = {
+    revision: 0,
+    down: false,
+    calls: { get: 0, create: 0, replace: 0 },
+  };
   const unavailable = { kind: "transient" as const, message: "apiserver down" };
   const store = (lease: Lease): Lease => {
     state.lease = {
@@ -17,6 +21,7 @@ function fakeLeaseApi() {
   };
   const client: LeaseClient = {
     get: <T extends KubeObject>() => {
+      state.calls.get++;
       if (state.down) return Promise.resolve(failure<T>(unavailable));
       return Promise.resolve<K8sResult<T>>(
         state.lease
@@ -25,6 +30,7 @@ function fakeLeaseApi() {
       );
     },
     create: <T extends KubeObject>(_resource: unknown, body: T) => {
+      state.calls.create++;
       if (state.down) return Promise.resolve(failure<T>(unavailable));
       if (state.lease) {
         return Promise.resolve(failure<T>({ kind: "alreadyExists", message: "exists" }));
@@ -32,6 +38,7 @@ function fakeLeaseApi() {
       return Promise.resolve(success(store(body as Lease) as T));
     },
     replace: <T extends KubeObject>(_resource: unknown, body: T) => {
+      state.calls.replace++;
       if (state.down) return Promise.resolve(failure<T>(unavailable));
       if (body.metadata.resourceVersion !== state.lease?.metadata.resourceVersion) {
         return Promise.resolve(failure<T>({ kind: "conflict", message: "modified" }));
@@ -39,7 +46,7 @@ function fakeLeaseApi() {
       return Promise.resolve(success(store(body as Lease) as T));
     },
   };
-  return { client, state };
+  return { client, state, store };
 }
 
 async function eventually(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
@@ -135,4 +142,35 @@ Deno.test("timings that would allow two leaders are refused", () => {
   assert.throws(() =>
     new LeaderElector(client, { ...options, renewDeadlineSeconds: 2, retryPeriodSeconds: 2 })
   );
+});
+
+Deno.test("a leader renews over the Lease it last wrote, without reading it each time", async () => {
+  const { client, state } = fakeLeaseApi();
+  const only = contender(client, "only");
+  only.elector.start();
+  await eventually(() => only.elector.isLeader, "leadership");
+  const reads = state.calls.get;
+  const writes = state.calls.replace + state.calls.create;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.ok(state.calls.replace + state.calls.create - writes >= 4, "renewed several times");
+  assert.equal(state.calls.get, reads, "no read while renewing");
+  assert.equal(only.elector.isLeader, true);
+  await only.elector.stop();
+});
+
+Deno.test("a leader whose Lease was written by someone else reads it, and steps down for a new holder", async () => {
+  const { client, state, store } = fakeLeaseApi();
+  const only = contender(client, "only");
+  only.elector.start();
+  await eventually(() => only.elector.isLeader, "leadership");
+  const reads = state.calls.get;
+  // Someone takes the Lease over (an administrator, or a replica that saw it expire).
+  const renewTime = state.lease!.spec!.renewTime;
+  const taken = { ...state.lease!, spec: { ...state.lease!.spec, holderIdentity: "other" } };
+  store({ ...taken, spec: { ...taken.spec, renewTime: `${renewTime}x` } });
+  await eventually(() => !only.elector.isLeader, "stepping down");
+  assert.ok(state.calls.get > reads, "the conflict made it read the Lease");
+  assert.equal(state.lease?.spec?.holderIdentity, "other");
+  assert.deepEqual(only.transitions, ["started", "stopped"]);
+  await only.elector.stop();
 });
