@@ -1,5 +1,6 @@
 // The process's own metrics — memory, CPU time, open files, start time — read at every scrape.
 import process from "node:process";
+import v8 from "node:v8";
 import type { Registry } from "./metrics.ts";
 
 /** Counts open file descriptors from /proc; undefined where there is no /proc or no read access. */
@@ -50,6 +51,16 @@ export function registerProcessMetrics(registry: Registry): void {
     "deno_external_memory_bytes",
     "Memory held outside the V8 heap by JavaScript objects (buffers), in bytes.",
     () => Deno.memoryUsage().external,
+  );
+  // Where the heap's size is: the young generation grows with the allocation rate and keeps its
+  // size, which reads as resident memory that climbs for minutes after start and then stays.
+  registry.scrapedGauge(
+    "deno_heap_space_size_bytes",
+    "V8 heap space allocated, in bytes, by space.",
+    () =>
+      v8.getHeapSpaceStatistics()
+        .filter((space) => space.space_size > 0)
+        .map((space) => ({ labels: { space: space.space_name }, value: space.space_size })),
   );
   registry.scrapedCounter(
     "process_cpu_seconds_total",

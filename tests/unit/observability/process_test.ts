@@ -29,6 +29,9 @@ Deno.test("process metrics report memory, CPU time and start time from the runni
     assert.ok((values.get(name) ?? 0) > 0, `${name} is positive`);
   }
   assert.ok((values.get("process_cpu_seconds_total") ?? 0) > 0);
+  for (const space of ["new_space", "old_space"]) {
+    assert.ok((values.get(`deno_heap_space_size_bytes{space="${space}"}`) ?? 0) > 0, space);
+  }
   const startedSecondsAgo = Date.now() / 1000 - (values.get("process_start_time_seconds") ?? 0);
   assert.ok(
     startedSecondsAgo >= 0 && startedSecondsAgo < 3600,
