@@ -19,5 +19,6 @@ COPY --from=build /deno-dir /deno-dir
 ENV DENO_DIR=/deno-dir DENO_NO_UPDATE_CHECK=1 HOME=/tmp
 WORKDIR /app
 USER 65532:65532
-ENTRYPOINT ["/usr/local/bin/deno", "run", "--cached-only", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "/app/mod.ts"]
+# The young generation's cap is tests/env/images/operator.ts's operatorV8Flags (why is there).
+ENTRYPOINT ["/usr/local/bin/deno", "run", "--cached-only", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--v8-flags=--max-semi-space-size=2", "/app/mod.ts"]
 CMD ["run"]

@@ -10,18 +10,24 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { bin, repoDir, versions } from "../tests/env/config.ts";
 import { run } from "../tests/env/processes.ts";
-import { cacheDependencies, copySource, repoSource } from "../tests/env/images/operator.ts";
+import {
+  cacheDependencies,
+  copySource,
+  operatorV8Flags,
+  repoSource,
+} from "../tests/env/images/operator.ts";
 
 export const artifactName = "etcd-operator-airgap";
 
-const launcher = `#!/usr/bin/env bash
+export const launcherScript = `#!/usr/bin/env bash
 # etcd-operator without network: the bundled Deno runs the bundled sources with their dependencies
 # from the bundled DENO_DIR (--cached-only: nothing is downloaded). Arguments go to mod.ts.
 set -euo pipefail
 here=$(cd "$(dirname "\${BASH_SOURCE[0]}")" && pwd)
 export DENO_DIR="$here/deno-dir" DENO_NO_UPDATE_CHECK=1
 exec "$here/bin/deno" run --cached-only --config "$here/app/deno.json" \\
-  --allow-net --allow-read --allow-write --allow-env --allow-sys "$here/app/mod.ts" "$@"
+  --allow-net --allow-read --allow-write --allow-env --allow-sys ${operatorV8Flags} \\
+  "$here/app/mod.ts" "$@"
 `;
 
 /** Builds the directory and the archive under `outDir`; returns the archive's path. */
@@ -33,7 +39,7 @@ export async function buildAirgap(outDir: string): Promise<string> {
   await cacheDependencies(join(root, "app"), join(root, "deno-dir"));
   await Deno.copyFile(bin.deno(), join(root, "bin", "deno"));
   await Deno.chmod(join(root, "bin", "deno"), 0o755);
-  await Deno.writeTextFile(join(root, "etcd-operator"), launcher, { mode: 0o755 });
+  await Deno.writeTextFile(join(root, "etcd-operator"), launcherScript, { mode: 0o755 });
   await Deno.writeTextFile(
     join(root, "VERSIONS"),
     `deno ${versions.DENO_VERSION}\n` +

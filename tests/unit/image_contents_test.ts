@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoDir } from "../env/config.ts";
-import { isExcluded, notShipped, repoSource } from "../env/images/operator.ts";
+import {
+  isExcluded,
+  notShipped,
+  operatorRecipe,
+  operatorV8Flags,
+  repoSource,
+} from "../env/images/operator.ts";
+import { launcherScript } from "../../tools/airgap.ts";
 
 interface ModuleGraph {
   readonly modules: readonly { readonly specifier: string }[];
@@ -79,4 +86,13 @@ Deno.test("a .dockerignore path leaves out itself and what lies under it, not a 
   assert.ok(isExcluded("tests/unit/x_test.ts", ["tests"]));
   assert.ok(!isExcluded("tests.ts", ["tests"]));
   assert.ok(!isExcluded("actors/tests/x.ts", ["tests"]));
+});
+
+Deno.test("the Dockerfile, the local image and the air-gapped launcher start Deno with the same V8 flags", async () => {
+  const dockerfile = await Deno.readTextFile(`${repoDir}/Dockerfile`);
+  const entrypoint = dockerfile.split("\n").find((line) => line.startsWith("ENTRYPOINT"));
+  assert.ok(entrypoint?.includes(`"${operatorV8Flags}"`), `Dockerfile: ${entrypoint}`);
+  const recipe = operatorRecipe({ root: repoDir, files: ["mod.ts"] });
+  assert.ok(recipe.config.Entrypoint?.includes(operatorV8Flags));
+  assert.ok(launcherScript.includes(` ${operatorV8Flags} `), launcherScript);
 });
