@@ -9,8 +9,8 @@
 // Starts the local cluster when E2E_ADMIN_KUBECONFIG is not set; the image is the working tree's.
 import { stringify } from "yaml";
 import { join } from "node:path";
-import { files, repoDir } from "../tests/env/config.ts";
-import type { EnvironmentInfo } from "../tests/env/main.ts";
+import { repoDir } from "../tests/env/config.ts";
+import { localClusterVariables } from "../tests/run.ts";
 import { apply, eventually, kubectlOk, temporaryNamespace } from "../tests/e2e/support/cluster.ts";
 import {
   deployOperator,
@@ -41,16 +41,9 @@ interface Sample {
 
 async function useLocalCluster(): Promise<void> {
   if (Deno.env.get("E2E_ADMIN_KUBECONFIG")) return;
-  const up = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(repoDir, "tests", "env", "main.ts"), "up"],
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  if (!(await up.output()).success) throw new Error("the local test cluster did not come up");
-  const info: EnvironmentInfo = JSON.parse(await Deno.readTextFile(files.envJson));
-  Deno.env.set("E2E_ADMIN_KUBECONFIG", info.adminKubeconfig);
-  Deno.env.set("E2E_OPERATOR_KUBECONFIG", info.operatorKubeconfig);
-  Deno.env.set("E2E_KUBECTL", info.kubectl);
+  for (const [name, value] of Object.entries(await localClusterVariables())) {
+    Deno.env.set(name, value);
+  }
 }
 
 function sum(text: string, pattern: RegExp): number {

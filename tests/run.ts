@@ -14,7 +14,8 @@ interface Counts {
   skipped: number;
 }
 
-async function localClusterVariables(): Promise<Record<string, string>> {
+/** Starts the local cluster if needed and returns the E2E_* variables that point at it. */
+export async function localClusterVariables(): Promise<Record<string, string>> {
   const up = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(repoDir, "tests", "env", "main.ts"), "up"],
     stdout: "inherit",

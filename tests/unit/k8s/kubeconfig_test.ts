@@ -1,6 +1,7 @@
 // Finding the API server: in a pod from the service account's files (without client-node), and
 // from a kubeconfig file through client-node.
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import { inClusterAccess, joinHostPort, runsInCluster } from "../../../k8s/in_cluster.ts";
 import { loadApiServerAccess } from "../../../k8s/kubeconfig.ts";
 
@@ -10,6 +11,30 @@ function serviceAccountFiles(files: Record<string, string>): string {
   const dir = Deno.makeTempDirSync({ prefix: "sa-" });
   for (const [name, text] of Object.entries(files)) Deno.writeTextFileSync(`${dir}/${name}`, text);
   return dir;
+}
+
+/** A kubeconfig file with one cluster and user, written to a fresh directory; returns its path. */
+function kubeconfigFile(
+  cluster: Record<string, unknown>,
+  user: Record<string, unknown>,
+  contexts: Record<string, Record<string, unknown>>,
+): string {
+  const dir = Deno.makeTempDirSync({ prefix: "kubeconfig-" });
+  Deno.writeTextFileSync(
+    `${dir}/config`,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster }],
+      users: [{ name: "u", user }],
+      contexts: Object.entries(contexts).map(([name, context]) => ({
+        name,
+        context: { cluster: "c", user: "u", ...context },
+      })),
+      "current-context": Object.keys(contexts)[0],
+    }),
+  );
+  return `${dir}/config`;
 }
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -71,24 +96,10 @@ Deno.test("not in a pod without both Service variables and the token file", () =
 });
 
 Deno.test("a kubeconfig file: server, context namespace, CA and token, through client-node", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "kubeconfig-" });
-  const path = `${dir}/config`;
-  Deno.writeTextFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "c",
-        cluster: { server: "https://10.0.0.1:6443/", "certificate-authority-data": btoa(ca) },
-      }],
-      users: [{ name: "u", user: { token: "secret-token" } }],
-      contexts: [
-        { name: "a", context: { cluster: "c", user: "u", namespace: "team-a" } },
-        { name: "b", context: { cluster: "c", user: "u" } },
-      ],
-      "current-context": "a",
-    }),
+  const path = kubeconfigFile(
+    { server: "https://10.0.0.1:6443/", "certificate-authority-data": btoa(ca) },
+    { token: "secret-token" },
+    { a: { namespace: "team-a" }, b: {} },
   );
   try {
     const access = await loadApiServerAccess({ path });
@@ -99,30 +110,17 @@ Deno.test("a kubeconfig file: server, context namespace, CA and token, through c
     const other = await loadApiServerAccess({ path, context: "b" });
     assert.equal(other.namespace, undefined);
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(dirname(path), { recursive: true });
   }
 });
 
 Deno.test("a kubeconfig that skips TLS verification is refused, not silently honoured", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "kubeconfig-" });
-  const path = `${dir}/config`;
-  Deno.writeTextFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "c",
-        cluster: { server: "https://x:6443", "insecure-skip-tls-verify": true },
-      }],
-      users: [{ name: "u", user: {} }],
-      contexts: [{ name: "a", context: { cluster: "c", user: "u" } }],
-      "current-context": "a",
-    }),
-  );
+  const path = kubeconfigFile({ server: "https://x:6443", "insecure-skip-tls-verify": true }, {}, {
+    a: {},
+  });
   try {
     await assert.rejects(loadApiServerAccess({ path }), /insecure-skip-tls-verify/);
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(dirname(path), { recursive: true });
   }
 });
