@@ -67,7 +67,7 @@ import {
   evenReplicasAdvice,
   ownedStatusFields,
 } from "./status.ts";
-import { afterFailure, heldBackMs, type RetryState, waitDelayMs } from "./retry.ts";
+import { afterFailure, heldBackMs, nextTimeGateMs, type RetryState, waitDelayMs } from "./retry.ts";
 import { type ReactionReport, ReactionTimes } from "./reaction.ts";
 import type { KubeObject } from "../../k8s/objects.ts";
 import { type StatusObject, writeStatusIfChanged } from "../status_writer.ts";
@@ -355,7 +355,7 @@ async function reconcile(
     await status.write(view, etcd);
   }
   const delay = pass.kind === "cluster"
-    ? await actOn(steps, context, state, log)
+    ? await actOn(steps, context, state, log, nextTimeGateMs(view.seen))
     : await actOnTLS(pass, context, state, log);
   await status.write(view, etcd, certificatesActivity(pass));
   status.passEnded();
@@ -520,6 +520,7 @@ async function actOn(
   context: ActContext,
   state: ClusterActorState,
   log: Logger,
+  timeGateAtMs: number | undefined,
 ): Promise<number> {
   const { deps, cluster } = context;
   const healthIntervalMs = deps.healthIntervalMs ?? defaultHealthIntervalMs;
@@ -532,7 +533,7 @@ async function actOn(
   for (const step of steps) {
     if (step.kind === "wait") {
       state.consecutiveWaits += 1;
-      delay = waitDelayMs(state.consecutiveWaits, healthIntervalMs);
+      delay = waitDelayMs(state.consecutiveWaits, healthIntervalMs, timeGateAtMs, Date.now());
       log.debug("waiting", { reason: step.reason, nextLookMs: delay });
       break;
     }

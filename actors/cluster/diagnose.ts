@@ -37,8 +37,11 @@ export interface MemberFacts {
 export type Diagnosis =
   /** Nothing in Kubernetes explains a problem (etcd's own health decides). */
   | { readonly kind: "fine" }
-  /** Not serving, and may come back by itself: wait, saying why. */
-  | { readonly kind: "impaired"; readonly reason: string }
+  /**
+   * Not serving, and may come back by itself: wait, saying why. `lostAtMs`: when it counts as
+   * lost if nothing changes (a grace period that ends by time alone, with no event to say so).
+   */
+  | { readonly kind: "impaired"; readonly reason: string; readonly lostAtMs?: number }
   /** Cannot come back by itself: replace it. */
   | { readonly kind: "lost"; readonly reason: string };
 
@@ -129,7 +132,7 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
       `(${pod.node.detail})`;
     return waitedMs >= graceMs
       ? { kind: "lost", reason: message }
-      : { kind: "impaired", reason: message };
+      : { kind: "impaired", reason: message, lostAtMs: sinceMs + graceMs };
   }
   if (pod.terminating) return { kind: "impaired", reason: "its pod is being deleted" };
   const etcd = pod.etcd;
@@ -148,7 +151,7 @@ export function diagnoseMember(member: MemberFacts, nowMs: number, graceMs: numb
       pod.unschedulable.message;
     return waitedMs >= graceMs
       ? { kind: "lost", reason: message }
-      : { kind: "impaired", reason: message };
+      : { kind: "impaired", reason: message, lostAtMs: pod.unschedulable.sinceMs + graceMs };
   }
   if (etcd?.waiting && /ImagePull|ErrImage|InvalidImageName/.test(etcd.waiting.reason)) {
     return {

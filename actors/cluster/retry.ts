@@ -5,7 +5,8 @@
 // it asked for is not enough: without this, a step that etcd refuses ("unhealthy cluster" after a
 // promotion) was retried on every wake-up, every 60–150 ms.
 import { backoffDelay, type BackoffPolicy } from "../runtime/backoff.ts";
-import type { ClusterStep } from "./plan.ts";
+import { diagnoseMember } from "./diagnose.ts";
+import type { ClusterObservation, ClusterStep } from "./plan.ts";
 
 export const stepBackoff: BackoffPolicy = { baseMs: 1_000, factor: 2, maxMs: 60_000, jitter: 0.2 };
 
@@ -91,9 +92,37 @@ export function heldBackMs(
  */
 export const waitBackoff = { quickChecks: 3, baseMs: 3_000 } as const;
 
-/** The delay after the `consecutiveWaits`-th pass in a row that ended in a wait (1 for the first). */
-export function waitDelayMs(consecutiveWaits: number, healthIntervalMs: number): number {
+/**
+ * The delay after the `consecutiveWaits`-th pass in a row that ended in a wait (1 for the first),
+ * never past `gateAtMs`, when a grace period ends and the plan changes with no event to say so.
+ */
+export function waitDelayMs(
+  consecutiveWaits: number,
+  healthIntervalMs: number,
+  gateAtMs?: number,
+  nowMs = 0,
+): number {
   const doublings = Math.max(0, consecutiveWaits - waitBackoff.quickChecks);
   const capMs = Math.max(waitBackoff.baseMs, healthIntervalMs);
-  return Math.min(capMs, waitBackoff.baseMs * 2 ** Math.min(doublings, 30));
+  const backoffMs = Math.min(capMs, waitBackoff.baseMs * 2 ** Math.min(doublings, 30));
+  if (gateAtMs === undefined) return backoffMs;
+  // A little past the moment, so the pass that comes finds the period over.
+  return Math.min(backoffMs, Math.max(gateAtMs - nowMs + 50, 50));
+}
+
+/**
+ * The next moment a plan made from `seen` changes by time alone: a member's grace period before
+ * it is replaced, or a lost quorum's before it is recovered. Undefined when none is running.
+ */
+export function nextTimeGateMs(seen: ClusterObservation): number | undefined {
+  const gates = seen.peers.flatMap((peer) => {
+    const diagnosis = diagnoseMember(peer, seen.nowMs, seen.replaceAfterMs);
+    return diagnosis.kind === "impaired" && diagnosis.lostAtMs !== undefined
+      ? [diagnosis.lostAtMs]
+      : [];
+  });
+  const lostSinceMs = seen.quorumLoss?.unavailableSinceMs;
+  if (lostSinceMs !== undefined) gates.push(lostSinceMs + seen.replaceAfterMs);
+  const future = gates.filter((atMs) => atMs > seen.nowMs);
+  return future.length > 0 ? Math.min(...future) : undefined;
 }

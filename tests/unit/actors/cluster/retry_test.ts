@@ -4,9 +4,11 @@ import type { ClusterStep } from "../../../../actors/cluster/plan.ts";
 import {
   afterFailure,
   heldBackMs,
+  nextTimeGateMs,
   stepKey,
   waitDelayMs,
 } from "../../../../actors/cluster/retry.ts";
+import type { ClusterObservation, PeerView } from "../../../../actors/cluster/plan.ts";
 
 const add: ClusterStep = {
   kind: "addLearner",
@@ -83,4 +85,90 @@ Deno.test("a wait is looked at again after 3 s three times, then doubling up to 
   for (const [waits, interval, expected] of cases) {
     assert.equal(waitDelayMs(waits, interval), expected, `wait ${waits}, interval ${interval}`);
   }
+});
+
+Deno.test("a wait never sleeps past the moment a grace period ends", () => {
+  const now = 1_000_000;
+  const cases: [waits: number, gateAtMs: number | undefined, delayMs: number][] = [
+    [6, undefined, 15_000],
+    [6, now + 4_000, 4_050],
+    [1, now + 10_000, 3_000],
+    [6, now + 60_000, 15_000],
+    [6, now - 5, 50], // already over: look again at once
+  ];
+  for (const [waits, gate, expected] of cases) {
+    assert.equal(waitDelayMs(waits, 15_000, gate, now), expected, `wait ${waits}, gate ${gate}`);
+  }
+});
+
+const nowMs = Date.parse("2026-12-03T12:00:00Z");
+function peer(name: string, pod: Partial<NonNullable<PeerView["pod"]>>): PeerView {
+  return {
+    name,
+    ordinal: Number(name.split("-")[1]),
+    initialClusterState: "New",
+    initialCluster: ["c-0", "c-1", "c-2"],
+    terminating: false,
+    version: "3.5.21",
+    serverVersion: "3.5.21",
+    volume: { kind: "present", uid: `v-${name}`, recorded: true },
+    pod: { phase: "Running", terminating: false, etcd: { running: true, restarts: 0 }, ...pod },
+  };
+}
+function seenWith(
+  peers: readonly PeerView[],
+  quorumLoss?: ClusterObservation["quorumLoss"],
+): ClusterObservation {
+  return {
+    clusterName: "c",
+    namespace: "ns",
+    replicas: 3,
+    version: "3.5.21",
+    serviceExists: true,
+    disruptionBudget: { minAvailable: 2 },
+    peers,
+    etcd: { reachable: false, reason: "timeout" },
+    formed: { clusterId: "cafe" },
+    knownMembers: ["c-0", "c-1", "c-2"],
+    upgrading: false,
+    nowMs,
+    replaceAfterMs: 300_000,
+    ...(quorumLoss ? { quorumLoss } : {}),
+  } as ClusterObservation;
+}
+
+Deno.test("the next time gate: a node not ready, a pod unschedulable, a lost quorum's grace", () => {
+  const away = (sinceMs: number) => ({
+    node: { name: "n3", ready: false, sinceMs, detail: "Unknown NodeStatusUnknown" },
+  });
+  const unschedulable = (sinceMs: number) => ({
+    phase: "Pending",
+    unschedulable: { message: "0/3 nodes are available", sinceMs },
+  });
+  const fine = peer("c-0", {});
+  const cases: [what: string, seen: ClusterObservation, gate: number | undefined][] = [
+    ["all fine", seenWith([fine]), undefined],
+    ["node away 100 s", seenWith([fine, peer("c-2", away(nowMs - 100_000))]), nowMs + 200_000],
+    [
+      "node away past grace (lost, no gate)",
+      seenWith([peer("c-2", away(nowMs - 400_000))]),
+      undefined,
+    ],
+    [
+      "the earliest of two",
+      seenWith([peer("c-1", unschedulable(nowMs - 250_000)), peer("c-2", away(nowMs - 100_000))]),
+      nowMs + 50_000,
+    ],
+    [
+      "quorum lost 20 s ago",
+      seenWith([fine], { policy: "Automatic", unavailableSinceMs: nowMs - 20_000 }),
+      nowMs + 280_000,
+    ],
+    [
+      "quorum lost past grace",
+      seenWith([fine], { policy: "Automatic", unavailableSinceMs: nowMs - 300_001 }),
+      undefined,
+    ],
+  ];
+  for (const [what, seen, gate] of cases) assert.equal(nextTimeGateMs(seen), gate, what);
 });
