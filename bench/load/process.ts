@@ -1,6 +1,7 @@
 // The operator under load, run from the working tree as a subprocess and measured from outside.
 import { terminate } from "../../tests/e2e/support/child.ts";
 import { fileURLToPath } from "node:url";
+import { operatorV8Flags } from "../../tests/env/images/operator.ts";
 
 const modTs = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
@@ -62,6 +63,8 @@ export function startOperator(options: {
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      // Measured as it ships: the image's V8 flags.
+      operatorV8Flags,
       ...inspectFlag(),
       modTs,
       "run",
