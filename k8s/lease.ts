@@ -137,14 +137,7 @@ export class LeaderElector {
     const held = this.#leading ? this.#held : undefined;
     this.#held = undefined;
     if (held) {
-      const decision = decideLease({
-        spec: held.spec ?? {},
-        identity: this.#options.identity,
-        leaseDurationSeconds: this.#leaseSeconds,
-        nowMs: performance.now(),
-        observedAtMs: this.#observed.atMs,
-        wallNow: new Date(),
-      });
+      const decision = this.#decide(held.spec ?? {});
       if (decision.kind === "update" && !decision.acquiring) {
         const renewed = await this.#client.replace<Lease>(
           resources.leases,
@@ -169,14 +162,7 @@ export class LeaderElector {
     if (!read.ok && read.error.kind !== "notFound") return this.#failed("read", read.error);
     const lease = read.ok ? read.value : undefined;
     this.#observe(lease?.spec);
-    const decision = decideLease({
-      spec: lease ? lease.spec ?? {} : undefined,
-      identity: this.#options.identity,
-      leaseDurationSeconds: this.#leaseSeconds,
-      nowMs: performance.now(),
-      observedAtMs: this.#observed.atMs,
-      wallNow: new Date(),
-    });
+    const decision = this.#decide(lease ? lease.spec ?? {} : undefined);
     if (decision.kind === "wait") {
       // Someone else holds it: a leader that sees this has lost the lease and must stop now.
       if (this.#leading) this.#stepDown(`lease taken by ${decision.holder}`);
@@ -197,6 +183,18 @@ export class LeaderElector {
     this.#observe(written.value.spec);
     this.#held = written.value;
     return true;
+  }
+
+  /** What to do with the Lease's spec as read (undefined: it does not exist), now. */
+  #decide(spec: LeaseSpec | undefined) {
+    return decideLease({
+      spec,
+      identity: this.#options.identity,
+      leaseDurationSeconds: this.#leaseSeconds,
+      nowMs: performance.now(),
+      observedAtMs: this.#observed.atMs,
+      wallNow: new Date(),
+    });
   }
 
   #newLease(spec: LeaseSpec): Lease {

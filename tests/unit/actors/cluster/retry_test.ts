@@ -9,6 +9,7 @@ import {
   waitDelayMs,
 } from "../../../../actors/cluster/retry.ts";
 import type { ClusterObservation, PeerView } from "../../../../actors/cluster/plan.ts";
+import { fixtureNowMs, observation, runningPeer } from "./observation_fixture.ts";
 
 const add: ClusterStep = {
   kind: "addLearner",
@@ -101,40 +102,20 @@ Deno.test("a wait never sleeps past the moment a grace period ends", () => {
   }
 });
 
-const nowMs = Date.parse("2026-12-03T12:00:00Z");
+const nowMs = fixtureNowMs;
 function peer(name: string, pod: Partial<NonNullable<PeerView["pod"]>>): PeerView {
-  return {
-    name,
-    ordinal: Number(name.split("-")[1]),
-    initialClusterState: "New",
-    initialCluster: ["c-0", "c-1", "c-2"],
-    terminating: false,
-    version: "3.5.21",
-    serverVersion: "3.5.21",
-    volume: { kind: "present", uid: `v-${name}`, recorded: true },
-    pod: { phase: "Running", terminating: false, etcd: { running: true, restarts: 0 }, ...pod },
-  };
+  const base = runningPeer(Number(name.split("-")[1]));
+  return { ...base, pod: { ...base.pod!, ...pod } };
 }
 function seenWith(
   peers: readonly PeerView[],
   quorumLoss?: ClusterObservation["quorumLoss"],
 ): ClusterObservation {
-  return {
-    clusterName: "c",
-    namespace: "ns",
-    replicas: 3,
-    version: "3.5.21",
-    serviceExists: true,
-    disruptionBudget: { minAvailable: 2 },
+  return observation({
     peers,
     etcd: { reachable: false, reason: "timeout" },
-    formed: { clusterId: "cafe" },
-    knownMembers: ["c-0", "c-1", "c-2"],
-    upgrading: false,
-    nowMs,
-    replaceAfterMs: 300_000,
     ...(quorumLoss ? { quorumLoss } : {}),
-  } as ClusterObservation;
+  });
 }
 
 Deno.test("the next time gate: a node not ready, a pod unschedulable, a lost quorum's grace", () => {

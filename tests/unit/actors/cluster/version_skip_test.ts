@@ -3,35 +3,16 @@ import assert from "node:assert/strict";
 import {
   type ClusterObservation,
   type ClusterStep,
-  type MemberView,
-  type PeerView,
   planCluster,
 } from "../../../../actors/cluster/plan.ts";
 import { clusterStatus } from "../../../../actors/cluster/status.ts";
+import { healthyMember, observation, runningPeer } from "./observation_fixture.ts";
 
 function peer(ordinal: number, version: string, serverVersion: string | undefined = version) {
-  return {
-    name: `c-${ordinal}`,
-    ordinal,
-    initialClusterState: "New",
-    initialCluster: ["c-0", "c-1", "c-2"],
-    terminating: false,
-    version,
-    serverVersion,
-    volume: { kind: "present", uid: `v${ordinal}`, recorded: true },
-    pod: { phase: "Running", terminating: false, etcd: { running: true, restarts: 0 } },
-  } satisfies PeerView;
+  return runningPeer(ordinal, version, { serverVersion });
 }
 
-function member(ordinal: number): MemberView {
-  return {
-    id: `id${ordinal}`,
-    name: `c-${ordinal}`,
-    peerURL: `http://c-${ordinal}.c.ns.svc:2380`,
-    isLearner: false,
-    healthy: true,
-  };
-}
+const member = healthyMember;
 
 const healthy = {
   reachable: true as const,
@@ -40,23 +21,12 @@ const healthy = {
 };
 
 function observe(overrides: Partial<ClusterObservation>): ClusterObservation {
-  return {
-    clusterName: "c",
-    namespace: "ns",
-    replicas: 3,
-    version: "3.5.21",
-    serviceExists: true,
-    disruptionBudget: { minAvailable: 2 },
+  return observation({
     peers: [peer(0, "3.4.23"), peer(1, "3.4.23"), peer(2, "3.4.23")],
     etcd: healthy,
-    formed: { clusterId: "cafe" },
-    knownMembers: ["c-0", "c-1", "c-2"],
-    upgrading: false,
     clusterVersion: "3.4.0",
-    nowMs: Date.parse("2026-12-03T00:00:00Z"),
-    replaceAfterMs: 300_000,
     ...overrides,
-  };
+  });
 }
 
 /** A step as one short string: its kind, and for a refusal what it found running. */
